@@ -1,0 +1,12 @@
+"""The bundled trained agent, installed with the package so `planestrike` works with nothing to set up.
+
+Reproduce these files with the command recorded in ``eval_report.json`` (see docs/training.md).
+"""
+
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parent
+BUNDLED_CHECKPOINT = ASSETS_DIR / "checkpoint.msgpack"  # Flax params, optimiser state and config
+BUNDLED_TFLITE = ASSETS_DIR / "planestrike.tflite"  # its jax2tf -> TFLite conversion
+BUNDLED_TFLITE_METADATA = ASSETS_DIR / "planestrike.tflite.json"  # sidecar written by `planestrike convert`
+BUNDLED_EVAL_REPORT = ASSETS_DIR / "eval_report.json"  # exact skill, command, seed, date, git revision

@@ -1,0 +1,54 @@
+"""The policy network: the reference architecture of the Plane Strike example, with configurable hidden sizes.
+
+I/O contract, for every configuration (the Android app and the converted .tflite rely on it):
+input ``[B, 8, 8]`` float32 boards (0 untried, 1 hit, -1 miss), output ``[B, 64]`` probabilities (softmax).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from engine.rules import BOARD_SIZE, CELL_COUNT
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network. The default is the reference: 64 -> 128 relu -> 64 relu -> 64 -> softmax."""
+
+    hidden: tuple[int, ...] = (128, 64)
+
+    def to_dict(self) -> dict:
+        return {"hidden": list(self.hidden)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        return cls(hidden=tuple(int(h) for h in data["hidden"]))
+
+    def build(self) -> "PolicyGradient":
+        return PolicyGradient(hidden=self.hidden)
+
+
+class PolicyGradient(nn.Module):
+    hidden: Sequence[int] = (128, 64)
+
+    @nn.compact
+    def __call__(self, boards: jax.Array, return_logits: bool = False) -> jax.Array:
+        x = jnp.reshape(boards, (boards.shape[0], CELL_COUNT))
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width)(x))
+        logits = nn.Dense(CELL_COUNT)(x)
+        return logits if return_logits else nn.softmax(logits)
+
+
+def init_params(config: ModelConfig, key: jax.Array) -> dict:
+    """Fresh parameters for ``config`` from ``key``."""
+    return config.build().init(key, jnp.zeros((1, BOARD_SIZE, BOARD_SIZE), jnp.float32))["params"]
+
+
+def count_parameters(params) -> int:
+    return sum(x.size for x in jax.tree_util.tree_leaves(params))
