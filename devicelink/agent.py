@@ -1,0 +1,149 @@
+"""The phone as a Plane Strike opponent: ``device:SERIAL[:MODEL]``.
+
+``DeviceAgent`` connects, pushes the model (cached on the phone by its sha256) and starts a runner, then asks the
+phone for the probabilities of every board. It is deterministic (masked argmax over what the phone computed), so
+exact evaluation over the 120 placements applies to it too. A dropped connection raises ``DeviceLost``; the next
+call tries to reconnect once, so an app can keep the game going and bring the phone back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from devicelink.errors import DeviceError, DeviceLost, DeviceUnreachable
+from devicelink.session import DeviceSession, SessionConfig
+from engine.agents import Agent
+from engine.errors import BadAgentSpec
+from engine.specs import AgentKind
+
+RUNNERS = ("benchmark_model", "persistent")
+# Specs carry no options, so `eval --agent device:...` picks the runner from the environment.
+RUNNER_ENVIRONMENT = "PLANESTRIKE_DEVICE_RUNNER"
+
+
+@dataclass(frozen=True)
+class DeviceAgentConfig:
+    serial: str
+    model: Path | None = None  # None: the bundled model
+    runner: str = "benchmark_model"  # one of RUNNERS
+    threads: int = 1
+    delegate: str = "cpu"  # benchmark_model only: cpu, xnnpack, gpu or nnapi
+    move_timeout_s: float = 20.0  # longest wait for one move's answer
+    session: SessionConfig = field(default_factory=SessionConfig)
+
+
+def bundled_model() -> Path:
+    from assets import BUNDLED_TFLITE
+
+    if not Path(BUNDLED_TFLITE).is_file():
+        raise DeviceError(f"the bundled model {BUNDLED_TFLITE} is missing: run 'planestrike convert', or name a model "
+                          f"as device:SERIAL:MODEL")
+    return Path(BUNDLED_TFLITE)
+
+
+class DeviceAgent(Agent):
+    kind = "device"
+    deterministic = True
+
+    def __init__(self, config: DeviceAgentConfig, on_auth_wait: Callable[[], None] | None = None):
+        from devicelink.model_spec import read_model_spec
+
+        if config.runner not in RUNNERS:
+            raise DeviceError(f"unknown device runner '{config.runner}': use one of {', '.join(RUNNERS)}")
+        self.config = config
+        self.model_path = config.model or bundled_model()
+        self.spec = read_model_spec(self.model_path)
+        self.name = f"Phone {config.serial}"
+        self.runner = None
+        self.pushed = None  # the model on the phone, once pushed
+        self.last_latency_us: float | None = None  # inference time the phone reported for the last board
+        self.session = DeviceSession.open(config.serial, config.session, on_auth_wait=on_auth_wait)
+        try:
+            self._start_runner()
+        except BaseException:
+            self.session.close()
+            raise
+
+    def _start_runner(self) -> None:
+        self.pushed = self.session.push_model(self.model_path)
+        if self.config.runner == "persistent":
+            from devicelink.runners.persistent import PersistentOptions, PersistentRunner
+
+            self.runner = PersistentRunner(self.session, self.pushed, self.spec,
+                                           PersistentOptions(timeout_s=self.config.move_timeout_s))
+        else:
+            from devicelink.runners.benchmark_model import BenchmarkModelRunner, BenchmarkOptions
+
+            self.runner = BenchmarkModelRunner(self.session, self.pushed, self.spec, BenchmarkOptions(
+                threads=self.config.threads, delegate=self.config.delegate, timeout_s=self.config.move_timeout_s))
+
+    @property
+    def online(self) -> bool:
+        return self.runner is not None and self.session.connected
+
+    def reconnect(self, on_auth_wait: Callable[[], None] | None = None) -> None:
+        """Bring the phone back after ``DeviceLost`` or a runner failure: connect if needed, then a fresh runner
+        (the model is still cached on the phone, so nothing is pushed again)."""
+        self._drop_runner()
+        try:
+            if not self.session.connected:
+                self.session.connect(on_auth_wait)
+            self._start_runner()
+        except DeviceUnreachable as error:
+            raise DeviceLost(f"{self.config.serial} is still unreachable: {error}") from None
+
+    def probabilities_batch(self, boards: np.ndarray) -> np.ndarray:
+        boards = np.asarray(boards, dtype=np.float32).reshape(-1, 64)
+        if not self.online:
+            self.reconnect()
+        results = []
+        for board in boards:
+            try:
+                evaluation = self.runner.evaluate(board.reshape(self.spec.input_shape).astype("<f4").tobytes())
+            except DeviceError:
+                # A lost phone or a runner in an unknown state (half a reply, a crash): start afresh next time.
+                self._drop_runner()
+                raise
+            self.last_latency_us = evaluation.latency_us
+            results.append(evaluation.probabilities)
+        return np.stack(results).astype(np.float32)
+
+    def _drop_runner(self) -> None:
+        runner, self.runner = self.runner, None
+        if runner is not None:
+            try:
+                runner.close()
+            except DeviceError:
+                pass  # the phone is gone or the runner is stuck: nothing left to tidy up over the wire
+
+    def close(self) -> None:
+        self._drop_runner()
+        self.session.close()
+
+
+def parse_device_argument(argument: str) -> tuple[str, Path | None]:
+    """``SERIAL[:MODEL]`` where SERIAL is HOST:PORT or a USB serial: (serial, model or None)."""
+    tcp = re.fullmatch(r"([^:]+):(\d+)(?::(.+))?", argument)
+    if tcp:
+        host, port, model = tcp.groups()
+        return f"{host}:{port}", Path(model) if model else None
+    serial, _, model = argument.partition(":")
+    return serial, Path(model) if model else None
+
+
+def _load(argument: str | None, seed: int) -> DeviceAgent:
+    if not argument:
+        raise BadAgentSpec("the device agent needs a phone: write device:HOST:PORT or device:USB_SERIAL "
+                           "(optionally :MODEL after it); see 'planestrike device list'")
+    serial, model = parse_device_argument(argument)
+    runner = os.environ.get(RUNNER_ENVIRONMENT, "benchmark_model")
+    return DeviceAgent(DeviceAgentConfig(serial, model, runner=runner))
+
+
+DEVICE_KIND = AgentKind("device", "device:SERIAL[:MODEL]", "the model running on an Android phone over ADB", _load)

@@ -1,0 +1,73 @@
+"""Phones this computer connected to over TCP, remembered so `planestrike device ...` needs no --device each time.
+
+Stored as JSON in planestrike's config directory: the last connected phone is the default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from devicelink.errors import DeviceError
+from devicelink.keys import planestrike_key_path
+
+DEVICE_ENVIRONMENT = "PLANESTRIKE_DEVICE"
+
+
+def _store() -> Path:
+    return planestrike_key_path().with_name("devices.json")
+
+
+def load() -> dict:
+    try:
+        data = json.loads(_store().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"default": None, "known": []}
+    known = [serial for serial in data.get("known", []) if isinstance(serial, str)]
+    default = data.get("default") if isinstance(data.get("default"), str) else None
+    return {"default": default, "known": known}
+
+
+def remember(serial: str) -> None:
+    data = load()
+    data["known"] = [serial] + [known for known in data["known"] if known != serial]
+    data["default"] = serial
+    path = _store()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".devices-", delete=False, encoding="utf-8") as out:
+        json.dump(data, out, indent=1)
+        out.flush()
+        os.fsync(out.fileno())
+    Path(out.name).replace(path)
+
+
+def default_serial(explicit: str | None) -> str:
+    """--device if given, else $PLANESTRIKE_DEVICE, else the last phone `planestrike device connect` reached."""
+    serial = explicit or os.environ.get(DEVICE_ENVIRONMENT) or load()["default"]
+    if not serial:
+        raise DeviceError("which phone? connect one first ('planestrike device connect HOST[:PORT]'), "
+                          f"or give --device SERIAL (or set {DEVICE_ENVIRONMENT})")
+    return serial
+
+
+def usb_serials() -> list[str] | None:
+    """Serial numbers of phones on USB in ADB mode, or None when the 'usb' extra (libusb) is not installed."""
+    try:
+        import usb1
+    except ImportError:
+        return None
+    serials = []
+    with usb1.USBContext() as context:
+        for device in context.getDeviceIterator(skip_on_error=True):
+            for setting in device.iterSettings():
+                # ADB's interface: vendor class 0xff, subclass 0x42, protocol 0x01
+                if (setting.getClass(), setting.getSubClass(), setting.getProtocol()) == (0xFF, 0x42, 0x01):
+                    try:
+                        serials.append(device.getSerialNumber())
+                    except usb1.USBError:
+                        serials.append(f"(bus {device.getBusNumber()} device {device.getDeviceAddress()}, "
+                                       f"no permission: see docs/device.md)")
+                    break
+    return serials

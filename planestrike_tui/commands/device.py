@@ -1,0 +1,270 @@
+"""`planestrike device ...`: connect to a phone, set it up, push models, benchmark it, or run the virtual phone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from planestrike_tui.commands.arguments import positive_int
+
+DEFAULT_EMULATOR_PORT = 15555  # outside 5555-5585, which the adb server scans for emulators
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "device", help="run the agent on an Android phone over ADB (or the virtual phone)",
+        description="Connect to an Android phone over ADB (USB, or TCP after 'adb tcpip 5555'), push models to it and "
+        "run the agent there; 'emulate' starts a virtual phone on this computer that speaks the same protocol.")
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True, parser_class=type(parser))
+
+    def device_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--device", metavar="SERIAL",
+                         help="HOST:PORT or USB serial (default: $PLANESTRIKE_DEVICE, else the last connected phone)")
+        sub.add_argument("--auth-timeout", type=float, default=30.0, metavar="S",
+                         help="seconds to wait for 'Allow USB debugging?' to be accepted (default: 30)")
+
+    sub = actions.add_parser("list", help="phones on USB and phones connected before")
+    sub.set_defaults(run=run_list)
+
+    sub = actions.add_parser("connect", help="connect to a phone over TCP and remember it as the default")
+    sub.add_argument("address", metavar="HOST[:PORT]", help="the phone's address (port 5555 if omitted)")
+    sub.add_argument("--auth-timeout", type=float, default=30.0, metavar="S",
+                     help="seconds to wait for 'Allow USB debugging?' to be accepted (default: 30)")
+    sub.set_defaults(run=run_connect)
+
+    sub = actions.add_parser("setup", help="install TFLite's benchmark_model on the phone and check it")
+    device_option(sub)
+    sub.add_argument("--benchmark-model", metavar="PATH",
+                     help="the classic TFLite benchmark_model binary for the phone (android_aarch64); without it, "
+                     "check the one already installed")
+    sub.set_defaults(run=run_setup)
+
+    sub = actions.add_parser("push", help="push a model to the phone (cached by its sha256)")
+    sub.add_argument("model", metavar="MODEL", help="a .tflite file")
+    device_option(sub)
+    sub.set_defaults(run=run_push)
+
+    sub = actions.add_parser("models", help="list (or remove) the models pushed to the phone")
+    device_option(sub)
+    sub.add_argument("--remove", metavar="SHA256_PREFIX", help="remove the pushed model whose hash starts with this")
+    sub.set_defaults(run=run_models)
+
+    sub = actions.add_parser("bench", help="time moves on the phone: round trip per move and inference time")
+    device_option(sub)
+    sub.add_argument("--model", metavar="MODEL", help="a .tflite file (default: the bundled model)")
+    sub.add_argument("--runner", choices=("benchmark_model", "persistent"), default="benchmark_model",
+                     help="benchmark_model (default; one process per move) or persistent (docs/device-protocol.md)")
+    sub.add_argument("--moves", type=positive_int, default=20, help="boards to evaluate (default: 20)")
+    sub.add_argument("--threads", type=positive_int, default=1, help="CPU threads on the phone (default: 1)")
+    sub.add_argument("--delegate", choices=("cpu", "xnnpack", "gpu", "nnapi"), default="cpu",
+                     help="benchmark_model delegate (default: cpu)")
+    sub.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    sub.set_defaults(run=run_bench)
+
+    sub = actions.add_parser("emulate", help="run a virtual phone on this computer (loopback only by default)",
+                             description="An ADB daemon whose storage is a folder standing in for /data/local/tmp, "
+                             "with a stand-in benchmark_model (desktop LiteRT) installed. Its shell runs real "
+                             "processes on this computer, in that folder.")
+    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=DEFAULT_EMULATOR_PORT,
+                     help=f"port to listen on, 0 for any free one (default: {DEFAULT_EMULATOR_PORT})")
+    sub.add_argument("--accept-all-keys", action="store_true",
+                     help="trust every computer that connects, as if 'Always allow' had been tapped")
+    sub.add_argument("--state-dir", metavar="DIR", help="where the virtual phone keeps adb_keys and its storage "
+                     "(default: ~/.local/state/planestrike/virtual-phone)")
+    sub.set_defaults(run=run_emulate)
+
+
+def _session_config(args: argparse.Namespace):
+    from devicelink.session import SessionConfig
+
+    return SessionConfig(auth_timeout_s=args.auth_timeout)
+
+
+def _tap_allow_hint(serial: str):
+    def hint() -> None:
+        print(f"waiting for {serial}: unlock the phone and tap Allow on 'Allow USB debugging?'", file=sys.stderr,
+              flush=True)
+
+    return hint
+
+
+def _open(args: argparse.Namespace):
+    from devicelink.known_devices import default_serial
+    from devicelink.session import DeviceSession
+
+    serial = default_serial(args.device)
+    return DeviceSession.open(serial, _session_config(args), on_auth_wait=_tap_allow_hint(serial))
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
+    for label, value in rows:
+        print(f"{label:<15} {value}")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from devicelink.known_devices import load, usb_serials
+
+    usb = usb_serials()
+    known = load()
+    if usb is None:
+        print("usb             (not available: pip install 'planestrike[usb]' for USB phones)")
+    elif not usb:
+        print("usb             none found (is USB debugging on? is another adb server holding the phone?)")
+    for serial in usb or []:
+        print(f"usb             {serial}")
+    if not known["known"]:
+        print("tcp             none yet: planestrike device connect HOST[:PORT]")
+    for serial in known["known"]:
+        print(f"tcp             {serial}{'  (default)' if serial == known['default'] else ''}")
+    return 0
+
+
+def run_connect(args: argparse.Namespace) -> int:
+    from devicelink.known_devices import remember
+    from devicelink.session import Address, DeviceSession
+
+    serial = Address.parse(args.address).serial
+    with DeviceSession.open(serial, _session_config(args), on_auth_wait=_tap_allow_hint(serial)) as session:
+        info = session.info()
+    remember(serial)
+    _print_rows(_info_rows(info))
+    return 0
+
+
+def _info_rows(info) -> list[tuple[str, str]]:
+    runners = [name for name, present in (("benchmark_model", info.has_benchmark_model),
+                                          ("persistent", info.has_persistent_runner)) if present]
+    return [
+        ("connected to", info.serial),
+        ("model", info.model or "?"),
+        ("android", info.android_version or "?"),
+        ("abi", info.abi or "?"),
+        ("runners", ", ".join(runners) or "none: run 'planestrike device setup --benchmark-model PATH'"),
+        ("latency", f"{info.latency_ms:.2f} ms"),
+    ]
+
+
+def run_setup(args: argparse.Namespace) -> int:
+    from devicelink.setup import install_benchmark_model
+
+    with _open(args) as session:
+        report = install_benchmark_model(session, args.benchmark_model)
+    print(report)
+    return 0
+
+
+def run_push(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    with _open(args) as session:
+        start = time.perf_counter()
+        pushed = session.push_model(Path(args.model))
+        seconds = time.perf_counter() - start
+    _print_rows([("model", args.model), ("sha256", pushed.sha256), ("on the phone", pushed.device_path),
+                 ("size", f"{pushed.size:,} bytes"), ("time", f"{seconds:.2f} s (nothing sent if already cached)")])
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    with _open(args) as session:
+        if args.remove:
+            removed = session.remove_model(args.remove)
+            print(f"removed {removed.device_path}")
+            return 0
+        models = session.models()
+    if not models:
+        print("no models pushed yet: planestrike device push MODEL")
+    for model in models:
+        print(f"{model.sha256[:12]}  {model.size:>9,} bytes  {model.device_path}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from devicelink.agent import DeviceAgent, DeviceAgentConfig
+    from devicelink.known_devices import default_serial
+
+    serial = default_serial(args.device)
+    config = DeviceAgentConfig(serial, Path(args.model) if args.model else None, runner=args.runner,
+                               threads=args.threads, delegate=args.delegate, session=_session_config(args))
+    agent = DeviceAgent(config, on_auth_wait=_tap_allow_hint(serial))
+    try:
+        rng = np.random.default_rng(0)
+        boards = rng.choice(np.array([-1.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32), size=(args.moves, 8, 8))
+        round_trips, inference = [], []
+        for board in boards:
+            start = time.perf_counter()
+            agent.probabilities(board)
+            round_trips.append((time.perf_counter() - start) * 1000)
+            if agent.last_latency_us is not None:
+                inference.append(agent.last_latency_us)
+        link_ms = agent.session.latency_ms()
+    finally:
+        agent.close()
+    report = {
+        "device": serial, "runner": args.runner, "moves": args.moves,
+        "move_ms_median": float(np.median(round_trips)), "move_ms_p95": float(np.percentile(round_trips, 95)),
+        "inference_us_median": float(np.median(inference)) if inference else None,
+        "link_latency_ms": link_ms,
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    _print_rows([
+        ("device", serial), ("runner", args.runner), ("moves", str(args.moves)),
+        ("per move", f"{report['move_ms_median']:.2f} ms median, {report['move_ms_p95']:.2f} ms p95 (round trip)"),
+        ("inference", f"{report['inference_us_median']:.1f} us median (reported by the phone)"
+         if inference else "not reported"),
+        ("link latency", f"{link_ms:.2f} ms"),
+    ])
+    return 0
+
+
+def run_emulate(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+    from pathlib import Path
+
+    from devicelink.emulator import VirtualPhone, VirtualPhoneConfig
+    from devicelink.emulator.daemon import default_state_dir
+    from engine.errors import PlanestrikeError
+
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    config = VirtualPhoneConfig(state_dir, host=args.host, port=args.port, accept_all_keys=args.accept_all_keys,
+                                on_key_waiting=lambda who: print(
+                                    f"refused an unknown key ({who}): restart with --accept-all-keys, or add its "
+                                    f".pub line to {state_dir / 'adb_keys'}", flush=True))
+
+    async def serve() -> None:
+        # Handlers first: a SIGTERM that arrives while starting up must still stop the phone cleanly.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        phone = VirtualPhone(config)
+        try:
+            await phone.start()
+        except OSError as error:
+            raise PlanestrikeError(f"cannot listen on {args.host}:{args.port}: {error.strerror}: "
+                                   f"pick another --port (0 for any free one)") from None
+        print(f"virtual phone listening on {phone.serial} (use it as device:{phone.serial})")
+        print(f"storage: {phone.sandbox.root} stands in for /data/local/tmp")
+        print("warning: its shell runs real processes on this computer, in that folder, as you")
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: listening on {args.host}, not loopback: anyone who can reach it and is trusted can run "
+                  f"commands here")
+        print("keys: " + ("every key is trusted (--accept-all-keys)" if args.accept_all_keys
+                          else f"only keys in {config.adb_keys} are trusted"))
+        print("stop with Ctrl-C", flush=True)
+        await stop.wait()
+        await phone.stop()
+
+    asyncio.run(serve())
+    print("virtual phone stopped")
+    return 0

@@ -1,0 +1,91 @@
+"""`planestrike device ...` end to end: real subprocesses against the virtual phone, isolated HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from device_helpers import REFERENCE_MODEL, REPO, emulator_process
+
+
+@pytest.fixture
+def environment(tmp_path):
+    return dict(os.environ, HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                PLANESTRIKE_DEVICE="")
+
+
+def planestrike(environment, *arguments, timeout=120):
+    return subprocess.run([sys.executable, "-m", "planestrike_tui.cli", *arguments], env=environment, cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def emulator(tmp_path):
+    with emulator_process(tmp_path / "phone") as emulator:
+        yield emulator
+
+
+def test_connect_push_models_remove_and_bench_against_the_virtual_phone(environment, emulator):
+    connected = planestrike(environment, "device", "connect", emulator.serial)
+    assert connected.returncode == 0, connected.stderr
+    assert f"connected to      {emulator.serial}".replace("      ", " ") in " ".join(connected.stdout.split())
+    assert "Planestrike_Virtual_Phone" in connected.stdout and "benchmark_model, persistent" in connected.stdout
+
+    listed = planestrike(environment, "device", "list")
+    assert f"{emulator.serial}  (default)" in listed.stdout
+
+    pushed = planestrike(environment, "device", "push", str(REFERENCE_MODEL))  # the default device: no --device
+    assert pushed.returncode == 0, pushed.stderr
+    assert "403c809fd130cfa4" in pushed.stdout
+
+    models = planestrike(environment, "device", "models")
+    assert models.stdout.startswith("403c809fd130") and "85,004 bytes" in models.stdout
+
+    bench = planestrike(environment, "device", "bench", "--model", str(REFERENCE_MODEL), "--runner", "persistent",
+                        "--moves", "10", "--json")
+    assert bench.returncode == 0, bench.stderr
+    report = json.loads(bench.stdout.splitlines()[-1])
+    assert report["moves"] == 10 and report["move_ms_median"] > 0 and report["inference_us_median"] > 0
+
+    removed = planestrike(environment, "device", "models", "--remove", "403c")
+    assert removed.returncode == 0 and "removed" in removed.stdout
+    assert "no models pushed yet" in planestrike(environment, "device", "models").stdout
+
+
+def test_setup_checks_the_installed_benchmark_model(environment, emulator):
+    result = planestrike(environment, "device", "setup", "--device", emulator.serial)
+    assert result.returncode == 0, result.stderr
+    assert "classic TFLite tool" in result.stdout
+
+
+def test_eval_plays_the_exact_benchmark_on_the_phone_and_matches_the_app_models_known_mean(environment, emulator):
+    environment["PLANESTRIKE_DEVICE_RUNNER"] = "persistent"
+    result = planestrike(environment, "eval", "--agent", f"device:{emulator.serial}:{REFERENCE_MODEL}", "--exact",
+                         "--json")
+    assert result.returncode == 0, result.stderr
+    assert round(json.loads(result.stdout)["mean_strikes"], 4) == 13.1917
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["device", "push", "missing.tflite", "--device", "127.0.0.1:1"], "refused the connection"),
+    (["device", "models"], "which phone?"),
+    (["device", "connect", "not a host:port"], "is not HOST:PORT"),
+    (["eval", "--agent", "device"], "needs a phone"),
+])
+def test_mistakes_get_one_line_with_advice(environment, arguments, message):
+    result = planestrike(environment, *arguments, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("planestrike: error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_emulate_warns_about_real_processes_and_stops_cleanly_on_sigterm(tmp_path):
+    with emulator_process(tmp_path / "phone", accept_all_keys=False) as emulator:
+        output = emulator.terminate()
+    assert "runs real processes on this computer" in output
+    assert "only keys in" in output and "virtual phone stopped" in output
+    assert emulator.process.returncode == 0
