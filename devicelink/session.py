@@ -111,6 +111,7 @@ class DeviceSession:
         self.address = address
         self.config = config
         self._device = None
+        self._connecting = None  # the TCP transport of a connect() in progress, so close() can end it
 
     @property
     def serial(self) -> str:
@@ -137,8 +138,9 @@ class DeviceSession:
 
         self.close()
         signer = load_signer(self.config.key_path)
-        device = AdbDevice(self._transport(), default_transport_timeout_s=self.config.command_timeout_s,
-                           banner="planestrike")
+        transport = self._transport()
+        device = AdbDevice(transport, default_transport_timeout_s=self.config.command_timeout_s, banner="planestrike")
+        self._connecting = transport if self.address.is_tcp else None
         asked_user = []
 
         def auth_callback(_device: object) -> None:
@@ -186,6 +188,8 @@ class DeviceSession:
                 raise
             # USB failures arrive from libusb (usb1.USBError*) and adb-shell's USB exceptions, with many types.
             raise DeviceUnreachable(_usb_error_advice(where, error)) from None
+        finally:
+            self._connecting = None
         self._device = device
 
     def _transport(self):
@@ -210,6 +214,11 @@ class DeviceSession:
         self.connect(on_auth_wait)
 
     def close(self) -> None:
+        """Drop the connection. Called from another thread, it also ends a TCP connect() still waiting for the
+        handshake or for someone to tap Allow: that connect() raises DeviceUnreachable at once."""
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.interrupt()
         if self._device is not None:
             with contextlib.suppress(Exception):
                 self._device.close()

@@ -32,12 +32,28 @@ class ReliableTcpTransport(TcpTransport):
         super().__init__(host, port)
         # Only tests shrink the send buffer, to make partial writes happen on loopback.
         self._send_buffer_bytes = send_buffer_bytes
+        self._interrupted = False
 
     def connect(self, transport_timeout_s: float | None) -> None:
         super().connect(transport_timeout_s)
+        if self._interrupted:  # interrupt() came before there was a socket to shut down
+            raise ConnectionAbortedError(f"the connection to {self._host}:{self._port} was cancelled")
         self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._send_buffer_bytes is not None:
             self._connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._send_buffer_bytes)
+
+    def interrupt(self) -> None:
+        """From another thread: end a read blocked on this connection (it sees the connection closed).
+
+        ``close()`` would take the socket away from under that read; shutting it down wakes the read instead.
+        """
+        self._interrupted = True  # set before looking at the socket: connect() checks it after creating one
+        connection = self._connection
+        if connection is not None:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
 
     def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
         data = super().bulk_read(numbytes, transport_timeout_s)

@@ -6,6 +6,8 @@ import hashlib
 import os
 import socket
 import stat
+import threading
+import time
 
 import pytest
 
@@ -183,6 +185,29 @@ def test_a_port_that_does_not_speak_adb_is_named_as_such(key):
         with pytest.raises(DeviceUnreachable, match="did not answer the ADB handshake"):
             DeviceSession.open(f"127.0.0.1:{listener.getsockname()[1]}",
                                SessionConfig(key_path=key, connect_timeout_s=0.5))
+
+
+def test_close_from_another_thread_ends_a_connect_waiting_for_allow(tmp_path, key):
+    """An app closing its devices screen (or quitting) must not wait out the auth timeout."""
+    with phone_in_thread(tmp_path / "phone") as phone:  # does not know the key: it waits for someone to tap Allow
+        session = DeviceSession(Address.parse(phone.serial), SessionConfig(key_path=key, auth_timeout_s=30))
+        waiting, failures = threading.Event(), []
+
+        def connect() -> None:
+            try:
+                session.connect(on_auth_wait=waiting.set)
+            except DeviceError as error:
+                failures.append(error)
+
+        thread = threading.Thread(target=connect)
+        thread.start()
+        assert waiting.wait(10), "the phone never asked for Allow"
+        started = time.monotonic()
+        session.close()
+        thread.join(10)
+        assert not thread.is_alive() and time.monotonic() - started < 5
+        assert len(failures) == 1 and isinstance(failures[0], DeviceUnreachable)
+        assert not session.connected
 
 
 def test_a_phone_asking_for_tls_gets_the_pairing_advice(tmp_path, key):

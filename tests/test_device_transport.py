@@ -123,3 +123,13 @@ def test_a_large_push_through_a_tiny_send_buffer_arrives_whole(tmp_path, monkeyp
                 socket.SOL_SOCKET, socket.SO_SNDBUF) <= 16384
             session.push(payload, "/data/local/tmp/big.bin")
             assert session.sha256("/data/local/tmp/big.bin") == hashlib.sha256(payload).hexdigest()
+
+
+def test_a_transport_interrupted_before_its_socket_exists_does_not_connect():
+    """interrupt() may come from another thread before connect() has made the socket: connect() must refuse."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        transport = ReliableTcpTransport("127.0.0.1", listener.getsockname()[1])
+        transport.interrupt()
+        with pytest.raises(ConnectionAbortedError, match="cancelled"):
+            transport.connect(5)
+        transport.close()
