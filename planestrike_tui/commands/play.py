@@ -1,0 +1,34 @@
+"""`planestrike play` (and bare `planestrike`): the terminal game."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from planestrike_tui.commands.arguments import non_negative_int
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "play",
+        help="play against the agent in the terminal (the default command)",
+        description="Play Plane Strike against an agent, with every loaded agent's probabilities side by side. "
+        "Keys are listed in the footer; ctrl+p opens the command palette, ctrl+q quits.",
+    )
+    parser.add_argument("--opponent", default="flax", metavar="SPEC",
+                        help="flax, tflite, hunter, random or device:SERIAL (default: flax, the bundled model)")
+    parser.add_argument("--model", type=Path, metavar="FILE",
+                        help="a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seed for the planes and the random agent (default: 0)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from planestrike_tui.app import PlanestrikeApp
+    from planestrike_tui.roster import RosterConfig
+
+    # A missing or broken --model is not refused here: its panel shows why, and the rest of the app works.
+    app = PlanestrikeApp(RosterConfig(opponent=args.opponent, model=args.model, seed=args.seed))
+    app.run()
+    return app.return_code or 0

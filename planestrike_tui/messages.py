@@ -1,0 +1,34 @@
+"""Messages the workers post to the UI. Plain dataclasses: the handlers read fields, never widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from engine.agents import Agent
+from planestrike_tui.roster import AgentSlot, Thought
+
+
+@dataclass
+class AgentLoaded(Message):
+    slot: AgentSlot
+    agent: Agent
+
+
+@dataclass
+class AgentFailed(Message):
+    slot: AgentSlot
+    message: str  # one line, for the slot's panel
+
+
+@dataclass
+class ThoughtReady(Message):
+    slot: AgentSlot
+    thought: Thought
+
+
+@dataclass
+class ThoughtFailed(Message):
+    slot: AgentSlot
+    message: str

@@ -1,0 +1,1 @@
+"""The app's screens: the game (main), training, conversion, and small dialogs."""

@@ -1,0 +1,150 @@
+"""Training, conversion and model loading from the app, against the real `planestrike` subcommands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planestrike_tui.roster import SlotState
+from planestrike_tui.screens.conversion import ConversionScreen
+from planestrike_tui.screens.training import TrainingScreen
+from tui_helpers import REFERENCE_MODELS, make_app, wait_for_agents, wait_until
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(scope="module")
+def fresh_checkpoint(tmp_path_factory) -> Path:
+    """An untrained checkpoint written by the training package's own saver (conversion does not care about skill)."""
+    import jax
+
+    from training.checkpoint import Checkpoint, save_checkpoint
+    from training.config import TrainConfig
+    from training.model import init_params
+
+    config = TrainConfig()
+    params = init_params(config.model, jax.random.PRNGKey(0))
+    directory = tmp_path_factory.mktemp("run")
+    save_checkpoint(directory, Checkpoint(params, None, 0, 0, np.zeros(2, np.uint32), config))
+    return directory
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+async def open_training(pilot) -> TrainingScreen:
+    await pilot.press("t")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, TrainingScreen) and pilot.app.screen.is_mounted,
+                     "the training screen")
+    return pilot.app.screen
+
+
+async def test_training_runs_streams_progress_and_stops_cleanly_on_cancel(tmp_path):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        screen = await open_training(pilot)
+        screen.query_one("#games").value = "100000000"  # far more than the test waits for
+        screen.query_one("#out").value = str(tmp_path / "run")
+        await pilot.click("#start")
+        await wait_until(pilot, lambda: screen.lengths, "the first progress line", timeout=90)
+        assert "games/s" in text_of(screen, "#stats") and "ETA" in text_of(screen, "#stats")
+        assert screen.query_one("#progress").progress > 0
+        assert screen.query_one("#curve").data == screen.lengths
+        process = screen.job.process
+        await pilot.press("x")
+        await wait_until(pilot, lambda: screen.job is None, "the trainer to stop", timeout=60)
+        assert process.returncode is not None
+        assert text_of(screen, "#outcome").startswith("Stopped. Checkpoint: ")
+        assert (tmp_path / "run" / "checkpoint.msgpack").is_file()
+        assert not screen.query_one("#convert").disabled
+        await pilot.pause()  # let the layout settle: the outcome line has just changed the screen's layout
+        await pilot.click("#convert")  # training ends by offering conversion of its checkpoint
+        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
+                         "the conversion screen")
+        assert app.screen.query_one("#checkpoint").value == str(tmp_path / "run" / "checkpoint.msgpack")
+
+
+async def test_a_training_error_is_shown_and_the_app_keeps_running():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_agents(pilot)
+        screen = await open_training(pilot)
+        screen.query_one("#games").value = "0"
+        await pilot.click("#start")
+        await wait_until(pilot, lambda: screen.job is None and text_of(screen, "#outcome"), "the failure")
+        assert text_of(screen, "#outcome") == (
+            "Training failed: argument --games: must be at least 1, got 0 "
+            "(see 'planestrike train --help')"
+        )
+        assert screen.query_one("#outcome").has_class("-error")
+        assert not screen.query_one("#start").disabled
+        await pilot.press("escape")
+        await pilot.press("enter")  # back in the game, which goes on
+        await wait_until(pilot, lambda: app.game.match.boards[1].strikes == 1, "the hunter's answer")
+
+
+async def test_conversion_shows_the_parity_report_and_the_model_becomes_active(fresh_checkpoint, tmp_path):
+    app = make_app(panels=("flax", "tflite", "hunter"))
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        app.open_conversion(fresh_checkpoint)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
+                         "the conversion screen")
+        screen = app.screen
+        out = tmp_path / "fresh.tflite"
+        screen.query_one("#out").value = str(out)
+        await pilot.click("#start")
+        await wait_until(pilot, lambda: screen.query_one("#report").row_count, "the report", timeout=90)
+        rows = {str(row[0]): str(row[1]) for row in (screen.query_one("#report").get_row_at(i)
+                                                      for i in range(screen.query_one("#report").row_count))}
+        assert rows["Parity gate"] == "passed"
+        assert rows["Model"] == str(out)
+        assert float(rows["Max |Δp| vs Flax"]) < 1e-5
+        assert "FULLY_CONNECTED" in rows["Ops"]
+        assert text_of(screen, "#outcome") == f"Converted: {out}. Parity check passed."
+        await pilot.click("#activate")
+        await wait_until(pilot, lambda: app.screen is app.game, "the game screen")
+        assert app.roster.slots["flax"].spec == f"flax:{fresh_checkpoint}"
+        assert app.roster.slots["tflite"].spec == f"tflite:{out}"
+        await wait_for_agents(pilot, timeout=90)
+        assert app.roster.slots["flax"].state is SlotState.READY, app.roster.slots["flax"].error
+        assert app.roster.slots["tflite"].state is SlotState.READY, app.roster.slots["tflite"].error
+        assert app.game.panels["tflite"].border_title == "LiteRT · fresh.tflite"
+        strip = str(app.game.query_one("#comparison").render())
+        assert "Flax vs LiteRT" in strip and "agree on" in strip  # the same net before and after conversion
+
+
+async def test_a_conversion_error_is_shown(tmp_path):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_agents(pilot)
+        app.open_conversion(tmp_path / "missing")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
+                         "the conversion screen")
+        screen = app.screen
+        await pilot.click("#start")
+        await wait_until(pilot, lambda: "failed" in text_of(screen, "#outcome"), "the failure", timeout=60)
+        outcome = text_of(screen, "#outcome")  # the converter's own one-line message, without its prefix
+        assert outcome.startswith("Conversion failed: ") and "planestrike: error" not in outcome
+        assert str(tmp_path / "missing") in outcome and "\n" not in outcome
+        assert screen.query_one("#activate").disabled
+
+
+async def test_loading_a_model_file_from_the_app_replaces_that_agent():
+    app = make_app(panels=("tflite", "hunter"))
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ModelDialog", "the dialog")
+        app.screen.query_one("#path").value = str(REFERENCE_MODELS / "planestrike_tf.tflite")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is app.game, "the dialog to close")
+        await wait_for_agents(pilot)
+        slot = app.roster.slots["tflite"]
+        assert slot.state is SlotState.READY, slot.error
+        assert app.game.panels["tflite"].border_title == "LiteRT · planestrike_tf.tflite"
+        assert "tflite" in app.game.current_thoughts()

@@ -1,0 +1,111 @@
+"""SVG snapshots of the main screens at 80x24 and 140x45, with fixed seeds.
+
+The screens are drawn once every agent has loaded (or failed) and answered, so they do not depend on timing;
+latencies read a frozen clock and the Flax-LiteRT difference is shown only as below 1e-6. Regenerate after a deliberate change with
+``.venv/bin/pytest tests/test_tui_snapshots.py --snapshot-update`` and look at the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planestrike_tui import roster
+from planestrike_tui.widgets import comparison_strip
+from planestrike_tui.app import PlanestrikeApp
+from planestrike_tui.roster import RosterConfig
+from planestrike_tui.screens import training
+from tui_helpers import REFERENCE_MODELS, wait_for_agents, wait_until
+
+SIZES = {"80x24": (80, 24), "140x45": (140, 45)}
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    monkeypatch.setattr(roster, "clock", lambda: 0.0)  # every latency reads 0 µs
+    # Flax and LiteRT differ by float rounding (around 1e-12), which depends on the CPU's instruction set.
+    monkeypatch.setattr(comparison_strip, "format_difference", lambda diff: "<1e-6" if diff < 1e-6 else f"{diff:.0e}")
+    monkeypatch.setattr(training, "default_run_dir", lambda: Path("runs/app"))
+
+
+def bundled_app(**config) -> PlanestrikeApp:
+    """The app exactly as bare `planestrike` opens it (Flax opponent, bundled models), seed 7."""
+    return PlanestrikeApp(RosterConfig(seed=7, **config))
+
+
+async def settle(pilot) -> None:
+    await wait_for_agents(pilot)
+
+
+def strike_twice(cells: tuple[int, ...] = (27, 36)):
+    async def run_before(pilot) -> None:
+        await wait_for_agents(pilot)
+        game = pilot.app.game
+        for action in cells:
+            game.strike(action)
+            await wait_until(pilot, lambda: game.match.over or game.seats[game.match.to_move] is None, "the answer")
+        await wait_for_agents(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_at_start(snap_compare, size):
+    assert snap_compare(bundled_app(), terminal_size=SIZES[size], run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_after_two_rounds(snap_compare, size):
+    assert snap_compare(bundled_app(), terminal_size=SIZES[size], run_before=strike_twice())
+
+
+def test_main_screen_with_numbers(snap_compare):
+    async def run_before(pilot) -> None:
+        await strike_twice()(pilot)
+        await pilot.press("v")
+
+    assert snap_compare(bundled_app(), terminal_size=SIZES["140x45"], run_before=run_before)
+
+
+def test_reference_model_against_the_hunter(snap_compare):
+    """The official app's model loaded with --model: its panel is titled with the file, beside the hunter's."""
+    app = bundled_app(opponent="tflite", model=REFERENCE_MODELS / "planestrike_tf.tflite")
+    assert snap_compare(app, terminal_size=SIZES["140x45"], run_before=strike_twice((0, 63)))
+
+
+def test_placement_mode(snap_compare):
+    async def run_before(pilot) -> None:
+        await wait_for_agents(pilot)
+        await pilot.press("p", "r", "up")
+
+    assert snap_compare(bundled_app(opponent="hunter"), terminal_size=SIZES["80x24"], run_before=run_before)
+
+
+def test_opponent_dialog(snap_compare):
+    async def run_before(pilot) -> None:
+        await wait_for_agents(pilot)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: pilot.app.screen.id != "_default" and pilot.app.screen is not pilot.app.game,
+                         "the dialog")
+
+    assert snap_compare(bundled_app(), terminal_size=SIZES["80x24"], run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_training_screen(snap_compare, size):
+    async def run_before(pilot) -> None:
+        await wait_for_agents(pilot)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: pilot.app.screen.id == "training", "the training screen")
+
+    assert snap_compare(bundled_app(opponent="hunter"), terminal_size=SIZES[size], run_before=run_before)
+
+
+def test_colours_follow_the_theme(snap_compare):
+    """Every colour comes from the theme: a light theme (projectors) recolours boards, heatmaps and strip."""
+    async def run_before(pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await strike_twice()(pilot)
+
+    assert snap_compare(bundled_app(), terminal_size=SIZES["140x45"], run_before=run_before)

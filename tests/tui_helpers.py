@@ -1,0 +1,44 @@
+"""Shared helpers for the app's tests (imported by tests/test_tui_*.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from planestrike_tui.app import PlanestrikeApp
+from planestrike_tui.roster import RosterConfig, SlotState
+
+REFERENCE_MODELS = Path(__file__).resolve().parents[2] / "shared" / "reference-models"
+
+
+def make_app(**config) -> PlanestrikeApp:
+    """The app as `planestrike play` builds it; tests that do not look at the panels load the hunter alone."""
+    config.setdefault("opponent", "hunter")
+    config.setdefault("panels", ("hunter",))
+    return PlanestrikeApp(RosterConfig(**config))
+
+
+async def wait_until(pilot, predicate, what: str, timeout: float = 30.0) -> None:
+    """Let the app run until ``predicate()`` holds. Workers post their results as messages, so the state the
+    test looks at is what the person would see."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def wait_for_agents(pilot, timeout: float = 60.0) -> None:
+    """Every slot loaded or failed, and every ready agent has answered the current position."""
+    app = pilot.app
+
+    def settled() -> bool:
+        game = app.game
+        if any(slot.state is SlotState.LOADING for slot in app.roster.slots.values()):
+            return False
+        ready = {kind for kind, slot in app.roster.slots.items() if slot.state is SlotState.READY}
+        return game.match.over or ready <= set(game.current_thoughts())
+
+    await wait_until(pilot, settled, "the agents to load and answer", timeout)
+    for worker in list(app.workers):  # and no worker still running (a stale thought, a reload)
+        await worker.wait()
