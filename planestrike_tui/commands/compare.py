@@ -1,0 +1,53 @@
+"""`planestrike compare`: several agents on the same boards, how far apart their answers are, how fast each is."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from planestrike_tui.commands.arguments import non_negative_int, positive_int
+
+
+def agent_list(text: str) -> tuple[str, ...]:
+    specs = tuple(spec.strip() for spec in text.split(","))
+    if any(not spec for spec in specs):
+        raise argparse.ArgumentTypeError(f"empty agent in {text!r}: write specs separated by commas, e.g. flax,tflite")
+    return specs
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "compare",
+        help="compare agents' answers and per-move latency on the same boards",
+        description="Run every agent on the same boards from real games (an exploring hunter and the random agent, every stage) and "
+        "report, for every pair, max and mean |difference| of their scores, the KL divergence of their strike "
+        "distributions and how often they strike the same cell; and each agent's per-move latency.",
+    )
+    parser.add_argument("--agents", type=agent_list, default=("flax", "tflite"), metavar="SPEC,SPEC,...",
+                        help="agents to compare, any --agent spec (default: flax,tflite)")
+    parser.add_argument("--boards", type=positive_int, default=1000, metavar="N", help="boards to compare on (default: 1000)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="seed for the boards (default: 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from training.compare import CompareConfig, compare_agents
+
+    report = compare_agents(CompareConfig(agents=args.agents, boards=args.boards, seed=args.seed))
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    print(f"{report.boards:,} boards from real games (exploring hunter and random agent), seed {args.seed}\n")
+    width = max(len(name) for name in report.agents) + 2
+    print(f"{'agent':<{width}}{'p50 us':>10}{'p95 us':>10}")
+    for name, timing in report.agents.items():
+        print(f"{name:<{width}}{timing.latency_us_p50:>10.1f}{timing.latency_us_p95:>10.1f}")
+    print()
+    labels = [f"{pair.a} / {pair.b}" for pair in report.pairs]
+    width = max(len(label) for label in labels) + 2
+    print(f"{'pair':<{width}}{'max |diff|':>12}{'mean |diff|':>13}{'KL':>11}{'same cell':>11}")
+    for label, pair in zip(labels, report.pairs):
+        print(f"{label:<{width}}{pair.max_abs_diff:>12.3g}{pair.mean_abs_diff:>13.3g}{pair.kl:>11.3g}"
+              f"{pair.argmax_agreement:>11.1%}")
+    return 0

@@ -1,0 +1,195 @@
+"""Conversion: builtin ops only, the parity gate in every quantization mode, the sidecar, and safe writes."""
+
+import datetime
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from litert_helpers import TF_AGENTS_MODEL, assert_one_line_error, fresh_checkpoint, run_cli
+
+from engine.evaluation import evaluate
+from engine.rules import UNTRIED
+from training.convert import ConversionError, ConvertConfig, ParityError, check_builtin_ops, convert_checkpoint
+from training.litert_agent import LiteRTAgent
+from training.litert_model import read_model
+from training.parity import THRESHOLDS, ParityConfig, ParityThresholds, compare_probabilities, game_boards
+
+REFERENCE_OPS = ["RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_probe_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("run")
+    fresh_checkpoint(directory, seed=0)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def converted(checkpoint_dir):
+    """The same checkpoint converted in the three modes; float32 to the default place, next to the checkpoint."""
+    return {
+        "none": convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir)),
+        "float16": convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir, quantize="float16",
+                                                    out=checkpoint_dir / "fp16.tflite")),
+        "dynamic-int8": convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir, quantize="dynamic-int8",
+                                                         out=checkpoint_dir / "int8.tflite")),
+    }
+
+
+def test_float32_model_lands_next_to_the_checkpoint_with_builtin_ops_and_the_seed_input(converted, checkpoint_dir):
+    report = converted["none"]
+    assert report.model == checkpoint_dir / "planestrike.tflite" and report.model.exists()
+    info = read_model(report.model)[1]
+    assert list(info.ops) == REFERENCE_OPS and info.custom_ops == ()
+    assert [t.to_dict() for t in info.inputs] == [{"name": "input", "shape": [1, 8, 8], "dtype": "float32"}]
+    assert [(t.shape, t.dtype) for t in info.outputs] == [((1, 64), "float32")]
+
+
+def test_float32_parity_is_within_1e_5_with_the_same_choice_on_every_board(converted):
+    parity = converted["none"].parity
+    assert parity.passed and parity.boards >= 1000
+    assert parity.max_abs_diff <= 1e-5 and parity.argmax_agreement == 1.0
+
+
+@pytest.mark.parametrize("mode", ["float16", "dynamic-int8"])
+def test_quantized_models_pass_their_own_thresholds_and_are_smaller(converted, mode):
+    report, float32 = converted[mode], converted["none"]
+    assert report.parity.thresholds == THRESHOLDS[mode] and report.parity.passed
+    assert report.parity.max_abs_diff > float32.parity.max_abs_diff  # really quantized, not a float32 copy
+    assert report.metadata["bytes"] < 0.6 * float32.metadata["bytes"]
+    assert read_model(report.model)[1].custom_ops == ()  # DEQUANTIZE and friends are builtins
+
+
+def test_the_sidecar_describes_the_model_exactly(converted, checkpoint_dir):
+    report = converted["none"]
+    sidecar = json.loads(report.sidecar.read_text())
+    assert report.sidecar == checkpoint_dir / "planestrike.tflite.json" and sidecar == report.metadata
+    assert sidecar["sha256"] == hashlib.sha256(report.model.read_bytes()).hexdigest()
+    assert sidecar["bytes"] == report.model.stat().st_size
+    source = checkpoint_dir / "checkpoint.msgpack"
+    assert sidecar["source_checkpoint"] == {"path": "checkpoint.msgpack",  # relative to the model's directory
+                                            "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    assert sidecar["model_config"] == {"hidden": [128, 64]} and sidecar["quantization"] == "none"
+    assert sidecar["ops"] == REFERENCE_OPS
+    assert sidecar["inputs"][0]["name"] == "input" and sidecar["outputs"][0]["shape"] == [1, 64]
+    assert sidecar["parity"]["passed"] is True
+    assert sidecar["parity"]["max_abs_diff"] == report.parity.max_abs_diff
+    assert sidecar["eval"]["exact_mean_strikes"] == round(evaluate(LiteRTAgent(report.model), exact=True).mean_strikes, 6)
+    assert {"python", "jax", "flax", "tensorflow", "ai-edge-litert", "numpy"} <= set(sidecar["tools"])
+    assert datetime.datetime.fromisoformat(sidecar["date"]).tzinfo is not None
+
+
+def test_a_failed_gate_leaves_the_previous_model_untouched_and_force_keeps_it_loudly(converted, checkpoint_dir):
+    before = {path.name: path.read_bytes() for path in checkpoint_dir.iterdir()}
+    impossible = ParityConfig(thresholds=ParityThresholds(max_abs_diff=1e-12, mean_abs_diff=1.0, min_agreement=1.0))
+    config = ConvertConfig(checkpoint=checkpoint_dir, quantize="float16", parity=impossible)
+    with pytest.raises(ParityError) as caught:
+        convert_checkpoint(config)
+    message = str(caught.value)
+    assert "max |difference|" in message and "> 1e-12" in message and "left untouched" in message
+    assert {path.name: path.read_bytes() for path in checkpoint_dir.iterdir()} == before  # no temp files either
+
+    kept = convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir, quantize="float16", parity=impossible,
+                                            force=True, out=checkpoint_dir / "forced.tflite"))
+    assert kept.forced and not kept.parity.passed and kept.model.exists()
+    assert json.loads(kept.sidecar.read_text())["parity"]["passed"] is False
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_and_writes_nothing(tmp_path):
+    fresh_checkpoint(tmp_path, nan=True)
+    with pytest.raises(ConversionError, match="unusable: the model returns NaN.*left untouched"):
+        convert_checkpoint(ConvertConfig(checkpoint=tmp_path))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "checkpoint.msgpack"]
+
+
+def test_flex_and_custom_ops_are_refused_by_name():
+    with pytest.raises(ConversionError, match="FlexMultinomial .*Select TF ops"):
+        check_builtin_ops(read_model(TF_AGENTS_MODEL)[1])
+
+
+def test_parity_boards_come_from_real_games_at_every_stage():
+    boards = game_boards(1200, seed=0)
+    flat = boards.reshape(len(boards), 64)
+    tried = (flat != UNTRIED).sum(axis=1)
+    assert boards.shape == (1200, 8, 8) and boards.dtype == np.float32
+    assert (tried < 64).all()  # every board still has a move
+    assert tried.min() == 0 and tried.max() >= 40  # from the empty board to crowded late games
+    assert len(np.unique(flat, axis=0)) == 1200  # distinct positions, not one opening repeated
+    assert ((flat == 1).sum(axis=1) > 0).mean() > 0.5  # most boards carry hits to follow up
+    assert np.array_equal(boards, game_boards(1200, seed=0))
+    assert not np.array_equal(boards, game_boards(1200, seed=1))
+
+
+def test_cli_converts_quietly_and_reports_json(tmp_path):
+    fresh_checkpoint(tmp_path / "run", seed=3)
+    result = run_cli("convert", "--checkpoint", tmp_path / "run", "--out", tmp_path / "model.tflite", "--json",
+                     cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # TensorFlow's and the converter's start-up noise is silenced
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["model"] == str(tmp_path / "model.tflite") and report["passed"] and not report["forced"]
+    assert report["ops"] == REFERENCE_OPS and report["parity"]["max_abs_diff"] <= 1e-5
+    assert json.loads((tmp_path / "model.tflite.json").read_text())["sha256"] == report["sha256"]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--checkpoint", "{tmp}/nowhere"], ["{tmp}/nowhere", "does not exist"]),
+    (["--checkpoint", "{tmp}/run", "--out", "{tmp}/missing-dir/model.tflite"], ["missing-dir", "does not exist"]),
+    (["--checkpoint", "{tmp}/run", "--out", "{tmp}/run"], ["is a directory"]),
+    (["--quantize", "int4"], ["invalid choice: 'int4'"]),
+])
+def test_cli_errors_are_one_line(tmp_path, args, fragments):
+    fresh_checkpoint(tmp_path / "run")
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    result = run_cli("convert", *args, cache=tmp_path / "cache")
+    assert_one_line_error(result, *[fragment.format(tmp=tmp_path) for fragment in fragments])
+    assert sorted(path.name for path in (tmp_path / "run").iterdir()) == ["checkpoint.msgpack"]
+
+
+def test_tensorflow_is_imported_only_when_converting():
+    code = ("import sys, training.convert, training.litert_agent, planestrike_tui.commands.convert; "
+            "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_the_bundled_model_is_the_conversion_of_the_bundled_checkpoint():
+    """Retraining the bundled checkpoint without reconverting it (`planestrike convert`) fails here."""
+    from assets import BUNDLED_CHECKPOINT, BUNDLED_TFLITE, BUNDLED_TFLITE_METADATA
+    from training.flax_agent import FlaxAgent
+
+    sidecar = json.loads(BUNDLED_TFLITE_METADATA.read_text())
+    assert sidecar["sha256"] == hashlib.sha256(BUNDLED_TFLITE.read_bytes()).hexdigest()
+    assert sidecar["source_checkpoint"] == {"path": "checkpoint.msgpack",
+                                            "sha256": hashlib.sha256(BUNDLED_CHECKPOINT.read_bytes()).hexdigest()}
+    assert sidecar["parity"]["passed"] and sidecar["quantization"] == "none"
+    tflite = evaluate(LiteRTAgent(BUNDLED_TFLITE), exact=True).mean_strikes
+    assert tflite == evaluate(FlaxAgent.from_checkpoint(BUNDLED_CHECKPOINT), exact=True).mean_strikes
+    assert round(tflite, 6) == sidecar["eval"]["exact_mean_strikes"]
+
+
+def test_a_tie_broken_by_rounding_is_not_a_different_decision():
+    """Seen on the bundled model: every untried cell ~1e-38 in Flax, exactly 0 in LiteRT, so the lowest-index
+    tie-break picks another cell. The strict agreement reports it; the gate does not count it as a disagreement."""
+    boards = np.zeros((3, 8, 8), np.float32)
+    boards[:, 0, :4] = -1.0  # cells 0-3 tried
+    reference = np.zeros((3, 64))
+    reference[:, 0] = 1.0  # all the mass on a tried cell
+    reference[0, 9] = 1.6e-38  # board 0: Flax prefers cell 9 by 1.6e-38
+    reference[1, 9], reference[1, 4] = 0.6, 0.3  # board 1: a real preference for cell 9
+    reference[2, 9] = 0.5  # board 2: both agree on cell 9
+    candidate = reference.copy()
+    candidate[0, 9] = 0.0  # LiteRT rounds it to 0: the tie-break now picks cell 4
+    candidate[1, 9], candidate[1, 4] = 0.3, 0.6  # a different decision
+    report = compare_probabilities(reference, candidate, boards, THRESHOLDS["dynamic-int8"])
+    assert report.argmax_agreement == pytest.approx(1 / 3) and report.rounding_ties == 1
+    assert report.decision_agreement == pytest.approx(2 / 3) and report.disagreements == [0, 1]
+    assert not report.passed and "66.67% of 3 boards" in report.failures()[-1]

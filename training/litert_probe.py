@@ -1,0 +1,154 @@
+"""Gate 4 of the safe loader: run an untrusted .tflite in a child process before this process touches it.
+
+The TFLite flatbuffer verifier and our structural checks catch most damage, but the native interpreter still
+trusts the rest: a damaged model can crash it (a segfault would take the terminal app down with it), hang it, or
+make it allocate gigabytes (one flipped byte in a tensor shape did). So a child process loads the model, allocates
+it and runs it on an empty board first, under a 2 GB address-space cap and a 30 s timeout.
+
+The child is a small worker that stays up and probes model after model (starting Python and LiteRT costs ~0.3 s;
+a probe then costs milliseconds), so a few hundred models are checked in seconds. If a worker that has already
+served other models dies, the verdict is confirmed in a fresh worker, in case an earlier model damaged it.
+Verdicts are cached by sha256, in memory and under ``$XDG_CACHE_HOME/planestrike/litert-probe``, so each model is
+probed once per machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+OK = "ok"
+TIMEOUT_S = 30
+MEMORY_BYTES = 2 << 30
+_DAMAGED = "the file is damaged: reconvert it or download it again"
+
+
+class _Worker:
+    """Parent side: one child process at a time, restarted after it dies."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        atexit.register(self.stop)
+
+    def verdict(self, data: bytes) -> str:
+        with self._lock:
+            while True:
+                fresh = self._process is None
+                if fresh:
+                    self._process = subprocess.Popen(
+                        [sys.executable, "-m", "training.litert_probe"],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    )
+                outcome, alive = self._ask(data)
+                if alive:
+                    return outcome
+                self.stop()
+                if fresh:
+                    return outcome
+
+    def _ask(self, data: bytes) -> tuple[str, bool]:
+        """The worker's verdict on ``data``, and whether the worker is still fit to ask again."""
+        process = self._process
+        try:
+            process.stdin.write(struct.pack("<Q", len(data)) + data)
+            process.stdin.flush()
+        except OSError:  # the worker is gone
+            return self._death(), False
+        ready, _, _ = select.select([process.stdout], [], [], TIMEOUT_S)
+        if not ready:
+            return f"loading it in LiteRT hung for over {TIMEOUT_S} s: {_DAMAGED}", False
+        answer = process.stdout.readline().decode("utf-8", "replace").strip()
+        return (answer, True) if answer else (self._death(), False)
+
+    def _death(self) -> str:
+        try:
+            code = self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "the probe process stopped answering"
+        if code < 0:
+            return f"it crashed the LiteRT interpreter ({signal.Signals(-code).name}): {_DAMAGED}"
+        return f"the LiteRT probe process exited with status {code} while loading it"
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # a healthy worker exits on end of input
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+_worker = _Worker()
+_verdicts: dict[str, str] = {}  # sha256 -> OK, or why the model cannot be used
+
+
+def probe(data: bytes, sha256: str) -> str:
+    """``OK`` if the model loads and runs once in a child process; else why not, as a phrase for an error line.
+
+    A model that fails there, even cleanly, is never loaded here: the child runs under a memory cap this process
+    does not have, so a clean "cannot allocate" in the child could be gigabytes here.
+    """
+    if sha256 in _verdicts:
+        return _verdicts[sha256]
+    cache = _cache_file(sha256)
+    with contextlib.suppress(OSError):
+        _verdicts[sha256] = cache.read_text()
+        return _verdicts[sha256]
+    verdict = _verdicts[sha256] = _worker.verdict(data)
+    with contextlib.suppress(OSError):  # an unwritable cache only costs a probe next time
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False, suffix=".tmp") as handle:
+            handle.write(verdict)
+        os.replace(handle.name, cache)
+    return verdict
+
+
+def _cache_file(sha256: str) -> Path:
+    from importlib.metadata import version
+
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "planestrike" / "litert-probe" / f"{sha256}-litert{version('ai-edge-litert')}"
+
+
+def _serve() -> int:
+    """Child side: for each length-prefixed model on stdin, load it, run it once, answer one line: ``ok`` or why."""
+    import resource
+
+    from training.litert_model import open_interpreter
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    while len(header := requests.read(8)) == 8:
+        data = requests.read(struct.unpack("<Q", header)[0])
+        try:
+            interpreter = open_interpreter(data)
+            details = interpreter.get_input_details()[0]
+            interpreter.set_tensor(details["index"], np.zeros(details["shape"], details["dtype"]))
+            interpreter.invoke()
+            answer = OK
+        except Exception as error:  # noqa: BLE001 - whatever LiteRT raises, the parent reports it in one line
+            answer = f"LiteRT cannot run it: {' '.join(str(error).split()) or type(error).__name__}"
+        answers.write(answer.encode() + b"\n")
+        answers.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve())
