@@ -18,7 +18,7 @@ PROG = "planestrike"
 
 # One module per subcommand in planestrike_tui/commands/, each with ``register(commands)`` that adds its parser
 # and sets ``run``. Command modules import only argparse-level code at the top; heavy imports go inside ``run``.
-COMMANDS = ["eval"]
+COMMANDS = ["eval", "play", "device", "train", "convert", "compare"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,9 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "run"):  # bare `planestrike`: the terminal game lands with its own issue
-        parser.print_help()
-        return 0
+    if not hasattr(args, "run"):  # bare `planestrike` opens the game
+        args = parser.parse_args(["play"])
     try:
         return args.run(args)
     except PlanestrikeError as error:

@@ -1,0 +1,162 @@
+"""Training throughput: this trainer against a reference-style loop, in games per second.
+
+Target (issue 3): ratio >= 80 with a freshly initialised policy. The baseline, measured in the same process, is
+the reference trainer's shape: a Python game loop with one jitted forward pass per move, then one jitted
+gradient and one optax SGD update per game. Both start from the *same* fresh parameters, and both are re-measured
+from them each round, so their games have the same length (about 57 strikes). Then both are measured again from
+a trained policy (the bundled checkpoint, about 12 strikes a game), where finished games idle in the trainer's
+lockstep batch until the longest one ends.
+
+Compilation is excluded from both (each is warmed up first). The machine is shared and its load swings within
+seconds, so the two are measured alternately in three rounds and the medians reported; the load average is
+printed with the result. Prints one JSON object as its last line.
+
+    python benchmarks/train_throughput.py [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from engine.rules import CELL_COUNT, PLACEMENT_COUNT, PLACEMENTS
+from training.config import TrainConfig
+from training.learner import TrainState, init_train_state, make_train_chunk, masked_logits, sample_actions
+from training.checkpoint import load_policy
+
+
+class ReferenceLoop:
+    """One game at a time, as the reference trainer plays and learns (SGD 0.005, gamma 0.5, masked sampling)."""
+
+    def __init__(self, config: TrainConfig, seed: int = 0):
+        model = config.model.build()
+        self.optimizer = optax.sgd(0.005)
+        self.rng = np.random.default_rng(seed)
+
+        @jax.jit
+        def forward(params, board, uniform):
+            logits = masked_logits(model.apply({"params": params}, board, return_logits=True), board.reshape(1, -1) == 0)
+            return sample_actions(logits, uniform)[0]
+
+        @jax.jit
+        def learn(params, opt_state, boards, actions, returns, valid):
+            # Games are padded to 64 moves with a mask so one compiled update serves every game length (kinder to
+            # the baseline than the reference, which retraces per length).
+            def loss(params):
+                logits = model.apply({"params": params}, boards, return_logits=True)
+                log_probs = jax.nn.log_softmax(masked_logits(logits, boards.reshape(-1, CELL_COUNT) == 0))
+                chosen = jnp.take_along_axis(log_probs, actions[:, None], axis=-1)[:, 0]
+                return -jnp.sum(valid * chosen * returns)
+
+            updates, opt_state = self.optimizer.update(jax.grad(loss)(params), opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        self.forward, self.learn = forward, learn
+
+    def games_per_second(self, params, seconds: float) -> tuple[float, float]:
+        """Every game starts from ``params``: the update is computed (and waited for) but not carried over, so the
+        policy, and with it the game length, stays that of ``params`` however long the measurement runs."""
+        opt_state = self.optimizer.init(params)
+        games = strikes = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds or games < 2:
+            updated, _, length = self._one_game(params, opt_state)
+            jax.block_until_ready(updated)
+            games, strikes = games + 1, strikes + length
+        return games / (time.perf_counter() - start), strikes / games
+
+    def _one_game(self, params, opt_state):
+        plane = PLACEMENTS.masks[self.rng.integers(PLACEMENT_COUNT)]
+        board = np.zeros(CELL_COUNT, np.float32)
+        boards = np.zeros((CELL_COUNT, 8, 8), np.float32)
+        actions = np.zeros(CELL_COUNT, np.int32)
+        rewards = np.zeros(CELL_COUNT, np.float32)
+        t = hits = 0
+        while hits < 8:
+            boards[t] = board.reshape(8, 8)
+            uniform = 1.0 - self.rng.random(1, dtype=np.float32)  # numpy: an eager jax.random call costs more
+            action = int(self.forward(params, board.reshape(1, 8, 8), uniform))
+            hit = bool(plane[action])
+            board[action] = 1.0 if hit else -1.0
+            actions[t], rewards[t] = action, float(hit)
+            hits += hit
+            t += 1
+        returns = np.zeros(CELL_COUNT, np.float32)
+        running = 0.0
+        for i in reversed(range(t)):
+            running = rewards[i] + 0.5 * running
+            returns[i] = running
+        valid = (np.arange(CELL_COUNT) < t).astype(np.float32)
+        params, opt_state = self.learn(params, opt_state, boards, actions, returns, valid)
+        return params, opt_state, t
+
+
+def trainer_games_per_second(chunk, start: TrainState, batch_size: int, seconds: float) -> tuple[float, float]:
+    """Chunks of 4 updates, each from the same starting state, so the policy (and game length) stays fixed."""
+    games, lengths, began = 0, [], time.perf_counter()
+    while time.perf_counter() - began < seconds or games == 0:
+        _, metrics = chunk(start, 4)
+        lengths.append(np.asarray(metrics.mean_lengths))
+        games += 4 * batch_size
+    return games / (time.perf_counter() - began), float(np.mean(lengths))
+
+
+def compare(reference: ReferenceLoop, chunk, state: TrainState, batch_size: int, seconds: float, rounds: int = 3) -> dict:
+    """Alternate short measurements of the two, so each pair sees the same machine load; report medians."""
+    pairs = []
+    for _ in range(rounds):
+        ref, ref_length = reference.games_per_second(state.params, seconds / rounds / 2)
+        mine, my_length = trainer_games_per_second(chunk, state, batch_size, seconds / rounds / 2)
+        pairs.append((ref, mine, mine / ref, ref_length, my_length))
+    ref, mine, ratio, ref_length, my_length = (float(np.median(column)) for column in zip(*pairs))
+    return {"reference_games_per_s": round(ref, 1), "trainer_games_per_s": round(mine), "ratio": round(ratio, 1),
+            "mean_length_reference": round(ref_length, 2), "mean_length_trainer": round(my_length, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="measuring time per case, fresh and trained, split over 3 alternating rounds (default: 20)")
+    args = parser.parse_args()
+
+    config = TrainConfig()
+    fresh = init_train_state(config)
+    _, trained_params = load_policy(_bundled())
+    trained = fresh._replace(params=jax.tree_util.tree_map(jnp.asarray, trained_params),
+                             opt_state=optax.adam(config.learning_rate).init(trained_params))
+
+    reference = ReferenceLoop(config)
+    chunk = make_train_chunk(config, 4)
+    for state in (fresh, trained):  # compile everything first
+        reference.games_per_second(state.params, 0.1)
+        jax.block_until_ready(chunk(state, 4))
+    fresh_result = compare(reference, chunk, fresh, config.batch_size, args.seconds)
+    trained_result = compare(reference, chunk, trained, config.batch_size, args.seconds)
+
+    result = {
+        "benchmark": "train_throughput",
+        "batch_size": config.batch_size,
+        **fresh_result,
+        "ratio_target": 80,
+        **{f"trained_{key}": value for key, value in trained_result.items()},
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+
+
+def _bundled():
+    from assets import BUNDLED_CHECKPOINT
+
+    return BUNDLED_CHECKPOINT
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""`planestrike train`: train the policy with the jitted REINFORCE trainer, with checkpoints, resume and progress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from planestrike_tui.commands.arguments import non_negative_int, positive_int
+
+DEFAULT_OUT = Path("runs") / "train"
+
+# Options that set a TrainConfig field: (flag, field name). They default to None so a resumed run can tell which
+# ones the user actually gave.
+_CONFIG_OPTIONS = ("games", "minutes", "batch_size", "lr", "gamma", "hit_reward", "miss_reward", "entropy", "hidden", "seed")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 128,64, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"layer widths must be at least 1, got {text!r}")
+    return sizes
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train the policy network (Flax/JAX REINFORCE)",
+        description="Train the Plane Strike policy: batches of complete games per update, REINFORCE with "
+        "normalised discounted returns, Adam. Writes DIR/checkpoint.msgpack every few seconds and at the end, and "
+        "TensorBoard logs in DIR/logs. Ctrl-C saves and stops; --resume DIR continues exactly where it stopped.",
+    )
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--games", type=positive_int, help="train on this many games (default: 1500000)")
+    budget.add_argument("--minutes", type=positive_float, help="train for this many minutes instead of a game count")
+    parser.add_argument("--batch-size", type=positive_int, help="complete games per update (default: 512)")
+    parser.add_argument("--lr", type=positive_float, help="Adam learning rate (default: 0.003)")
+    parser.add_argument("--gamma", type=non_negative_float, help="discount of the reward-to-go (default: 0.5)")
+    parser.add_argument("--hit-reward", type=_number, help="reward for a hit (default: 1)")
+    parser.add_argument("--miss-reward", type=_number, help="reward for a miss (default: 0)")
+    parser.add_argument("--entropy", type=non_negative_float, help="weight of the entropy bonus (default: 0.01)")
+    parser.add_argument("--hidden", type=hidden_sizes, metavar="W1,W2,...",
+                        help="hidden layer widths (default: 128,64, the reference network)")
+    parser.add_argument("--seed", type=non_negative_int, help="seed of the whole run (default: 0)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help=f"run directory (default: {DEFAULT_OUT}, or the --resume DIR)")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in DIR")
+    parser.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
+                        help="a progress bar, or one JSON object per line for programs (default: bar)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.errors import PlanestrikeError
+
+    try:
+        return _train(args)
+    except PlanestrikeError as error:
+        if args.progress == "jsonl":
+            _emit({"event": "error", "message": str(error)})
+        raise
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engine.errors import PlanestrikeError
+    from training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
+    from training.config import TrainConfig
+    from training.loop import resume_config, train
+    from training.model import ModelConfig
+
+    given = {name: getattr(args, name) for name in _CONFIG_OPTIONS if getattr(args, name) is not None}
+    fields = {{"lr": "learning_rate", "hidden": "model"}.get(name, name): value for name, value in given.items()}
+    if "model" in fields:
+        fields["model"] = ModelConfig(hidden=fields["model"])
+    if "games" in fields or "minutes" in fields:  # one budget replaces the default one
+        fields.setdefault("games", None)
+        fields.setdefault("minutes", None)
+    requested = TrainConfig(**fields)
+
+    if args.resume is not None:
+        checkpoint = load_checkpoint(args.resume)
+        config = resume_config(checkpoint, requested, set(fields))
+        out = args.out or checkpoint.path.parent
+    else:
+        checkpoint, config = None, requested
+        out = args.out or DEFAULT_OUT
+    if (out / CHECKPOINT_NAME).exists() and (checkpoint is None or (out / CHECKPOINT_NAME).resolve() != checkpoint.path.resolve()):
+        raise CheckpointError(
+            f"{out} already holds a training run: continue it with '--resume {out}', or choose a new --out"
+        )
+
+    display = _JsonLines() if args.progress == "jsonl" else _Bar(config)
+    try:
+        with display:
+            result = train(config, out, resume=checkpoint, on_progress=display.update)
+    except OSError as error:  # the run directory became unwritable (disk full, permissions...)
+        raise PlanestrikeError(f"cannot write to {out}: {error.strerror or error}; the last checkpoint there is intact") from None
+    summary = {
+        "checkpoint": str(result.checkpoint),
+        "step": result.step,
+        "games": result.games,
+        "eval_exact": round(result.eval_exact, 4),
+        "best_exact": round(result.best_exact, 4),
+        "elapsed_s": round(result.elapsed_s, 1),
+        "interrupted": result.interrupted,
+    }
+    if args.progress == "jsonl":
+        _emit({"event": "done", **summary})
+    else:
+        _print_summary(result, out)
+    if result.interrupted:
+        print(f"interrupted: checkpoint saved; resume with 'planestrike train --resume {out}'", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def _print_summary(result, out: Path) -> None:
+    minutes, seconds = divmod(round(result.elapsed_s), 60)
+    print(f"trained      {result.games:,} games, {result.step:,} updates, {minutes}m {seconds:02d}s")
+    print(f"exact mean   {result.eval_exact:.4f} strikes (120 placements, masked argmax); best {result.best_exact:.4f}")
+    print(f"checkpoint   {result.checkpoint} (best: {result.checkpoint.with_name('best.msgpack')})")
+    print(f"evaluate     planestrike eval --agent flax:{out} --exact")
+
+
+class _JsonLines:
+    """One JSON object per chunk on stdout (the terminal app runs training in a subprocess and reads these)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, progress) -> None:
+        _emit(progress.to_dict())
+
+
+class _Bar:
+    """A rich progress bar: games, games/s, mean game length, last exact evaluation, ETA."""
+
+    def __init__(self, config) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        self._config = config
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[games]:>9,} games  {task.fields[speed]:>7,.0f}/s  "
+                       "length {task.fields[length]:6.2f}  exact {task.fields[exact]}  ETA {task.fields[eta]}"),
+            transient=False,
+        )
+        self._task = self._progress.add_task("compiling", total=1.0, games=0, speed=0.0, length=float("nan"),
+                                             exact="  -   ", eta="?")
+
+    def __enter__(self):
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def update(self, progress) -> None:
+        fields = {"games": progress.games, "speed": progress.games_per_s, "length": progress.mean_length}
+        if progress.eval_exact is not None:
+            fields["exact"] = f"{progress.eval_exact:6.3f}"
+        if progress.eta_s is not None:
+            minutes, seconds = divmod(round(progress.eta_s), 60)
+            fields["eta"] = f"{minutes}:{seconds:02d}"
+        self._progress.update(self._task, description="training", completed=self._fraction(progress), **fields)
+
+    def _fraction(self, progress) -> float:
+        fractions = []
+        if self._config.updates is not None:
+            fractions.append(progress.step / self._config.updates)
+        if self._config.minutes is not None:
+            fractions.append(progress.elapsed_s / (self._config.minutes * 60))
+        return min(1.0, max(fractions, default=0.0))
