@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Plane Strike: train an agent with Flax/JAX, convert it to TensorFlow Lite, run it on a phone, "
         "and play against it in the terminal.",
+        epilog="With no command (or only play's options), planestrike opens the game: planestrike play.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
@@ -41,10 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):  # bare `planestrike` opens the game
-        args = parser.parse_args(["play"])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `planestrike` and `planestrike --seed 3` are `planestrike play ...`: the game is the default command.
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["play", *argv]
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except PlanestrikeError as error:
