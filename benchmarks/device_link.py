@@ -25,13 +25,13 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from devicelink import layout  # noqa: E402
 from devicelink.agent import DeviceAgent, DeviceAgentConfig  # noqa: E402
+from devicelink.bench import time_moves  # noqa: E402
 from devicelink.keys import generate_key, load_signer  # noqa: E402
 from devicelink.session import DeviceSession, SessionConfig  # noqa: E402
 
@@ -118,18 +118,11 @@ def move_times_ms(serial: str, key: Path, runner: str, moves: int) -> tuple[floa
     agent = DeviceAgent(DeviceAgentConfig(serial, REFERENCE_MODEL, runner=runner, move_timeout_s=60,
                                           session=SessionConfig(key_path=key)))
     try:
-        boards = np.random.default_rng(0).choice(np.array([-1, 0, 0, 0, 1], np.float32), size=(moves, 8, 8))
-        agent.probabilities(boards[0])  # warm: the first move may start the runner
-        times, inference = [], []
-        for board in boards:
-            start = time.perf_counter()
-            agent.probabilities(board)
-            times.append((time.perf_counter() - start) * 1000)
-            if agent.last_latency_us is not None:
-                inference.append(agent.last_latency_us)
+        timed = time_moves(agent, moves)
     finally:
         agent.close()
-    return statistics.median(times), (statistics.median(inference) if inference else None)
+    inference = timed.inference_us
+    return statistics.median(timed.round_trip_ms), (statistics.median(inference) if inference else None)
 
 
 def push_mb_s(serial: str, key: Path, megabytes: int) -> float:

@@ -71,3 +71,9 @@ def test_unknown_agent_message_lists_every_registered_form():
 def test_help_lists_the_commands():
     result = run("--help")
     assert result.returncode == 0 and "eval" in result.stdout
+
+
+def test_play_options_without_the_command_go_to_play():
+    result = run("--seed", "x")  # `planestrike --seed 3` is `planestrike play --seed 3`
+    assert result.returncode == 2
+    assert result.stderr.startswith("planestrike play: error: argument --seed")

@@ -15,7 +15,7 @@ from devicelink.session import SessionConfig
 from engine.agents import Agent
 from engine.evaluation import evaluate
 from engine.specs import parse_agent_spec
-from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread, trust
+from device_helpers import REFERENCE_MODEL, emulator_process, trust
 
 
 class DesktopLiteRT(Agent):
@@ -37,18 +37,6 @@ class DesktopLiteRT(Agent):
         self._interpreter.set_tensor(self._interpreter.get_input_details()[0]["index"], board)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._interpreter.get_output_details()[0]["index"])[0].copy()
-
-
-@pytest.fixture(scope="module")
-def key(tmp_path_factory):
-    return make_key(tmp_path_factory.mktemp("host-key"))
-
-
-@pytest.fixture
-def phone(tmp_path, key):
-    trust(tmp_path / "phone", key)
-    with phone_in_thread(tmp_path / "phone") as phone:
-        yield phone
 
 
 def agent_for(phone_serial, key, runner="persistent", move_timeout_s=10.0) -> DeviceAgent:

@@ -12,25 +12,7 @@ import pytest
 from devicelink.emulator.auth import load_keys, parse_public_key
 from devicelink.errors import DeviceAuthError, DeviceCommandFailed
 from devicelink.session import DeviceSession, SessionConfig
-from device_helpers import make_key, phone_in_thread, trust
-
-
-@pytest.fixture(scope="module")
-def key(tmp_path_factory):
-    return make_key(tmp_path_factory.mktemp("host-key"))
-
-
-@pytest.fixture
-def phone(tmp_path, key):
-    trust(tmp_path / "phone", key)
-    with phone_in_thread(tmp_path / "phone") as phone:
-        yield phone
-
-
-@pytest.fixture
-def session(phone, key):
-    with DeviceSession.open(phone.serial, SessionConfig(key_path=key, command_timeout_s=10)) as session:
-        yield session
+from device_helpers import make_key, phone_in_thread
 
 
 # --- AUTH ---------------------------------------------------------------------------------------------------------

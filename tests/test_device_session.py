@@ -15,7 +15,7 @@ from devicelink import keys, layout
 from devicelink.errors import (DeviceCommandFailed, DeviceError, DeviceLost, DeviceUnreachable, DeviceUnsupported)
 from devicelink.session import Address, DeviceSession, SessionConfig
 from devicelink.setup import install_benchmark_model
-from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread, trust
+from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread
 
 HOSTILE_NAMES = [
     "with space.tflite",
@@ -29,24 +29,6 @@ HOSTILE_NAMES = [
     "star*?[x]",
     "ünïcödé",
 ]
-
-
-@pytest.fixture(scope="module")
-def key(tmp_path_factory):
-    return make_key(tmp_path_factory.mktemp("host-key"))
-
-
-@pytest.fixture
-def phone(tmp_path, key):
-    trust(tmp_path / "phone", key)
-    with phone_in_thread(tmp_path / "phone") as phone:
-        yield phone
-
-
-@pytest.fixture
-def session(phone, key):
-    with DeviceSession.open(phone.serial, SessionConfig(key_path=key, command_timeout_s=10)) as session:
-        yield session
 
 
 def test_hostile_file_names_reach_the_phone_exactly_as_written(session, phone):

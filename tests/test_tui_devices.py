@@ -16,7 +16,7 @@ from textual.widgets import Input, ProgressBar, Static
 
 from devicelink import layout
 from devicelink.session import DeviceSession, SessionConfig
-from device_helpers import REFERENCE_MODEL, free_port, make_key, phone_in_thread, trust
+from device_helpers import REFERENCE_MODEL, free_port, phone_in_thread, trust
 from planestrike_tui.screens.devices import DeviceChoice, DevicesScreen
 from tui_helpers import wait_until
 
@@ -35,22 +35,10 @@ class DevicesApp(App):
         self.push_screen(self.devices, self.results.append)
 
 
-@pytest.fixture(scope="module")
-def key(tmp_path_factory):
-    return make_key(tmp_path_factory.mktemp("host-key"))
-
-
 @pytest.fixture(autouse=True)
 def private_config(tmp_path, monkeypatch):
     """The screen remembers the last phone in planestrike's config directory: keep it out of the user's."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
-def phone(tmp_path, key):
-    trust(tmp_path / "phone", key)
-    with phone_in_thread(tmp_path / "phone") as phone:
-        yield phone
 
 
 def devices_screen(key, model=REFERENCE_MODEL, **config) -> DevicesScreen:

@@ -188,6 +188,7 @@ def run_bench(args: argparse.Namespace) -> int:
     import numpy as np
 
     from devicelink.agent import DeviceAgent, DeviceAgentConfig
+    from devicelink.bench import time_moves
     from devicelink.known_devices import default_serial
 
     serial = default_serial(args.device)
@@ -195,15 +196,8 @@ def run_bench(args: argparse.Namespace) -> int:
                                threads=args.threads, delegate=args.delegate, session=_session_config(args))
     agent = DeviceAgent(config, on_auth_wait=_tap_allow_hint(serial))
     try:
-        rng = np.random.default_rng(0)
-        boards = rng.choice(np.array([-1.0, 0.0, 0.0, 0.0, 1.0], dtype=np.float32), size=(args.moves, 8, 8))
-        round_trips, inference = [], []
-        for board in boards:
-            start = time.perf_counter()
-            agent.probabilities(board)
-            round_trips.append((time.perf_counter() - start) * 1000)
-            if agent.last_latency_us is not None:
-                inference.append(agent.last_latency_us)
+        timed = time_moves(agent, args.moves, warm_up=False)
+        round_trips, inference = timed.round_trip_ms, timed.inference_us
         link_ms = agent.session.latency_ms()
     finally:
         agent.close()
