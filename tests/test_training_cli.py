@@ -83,5 +83,6 @@ def test_help_states_the_real_defaults():
     assert f"(default: {defaults.hit_reward:g})" in helps["hit_reward"]
     assert f"(default: {defaults.miss_reward:g})" in helps["miss_reward"]
     assert f"(default: {defaults.entropy:g})" in helps["entropy"]
+    assert f"(default: {defaults.tried_mass_weight:g})" in helps["tried_mass_weight"]
     assert f"(default: {','.join(map(str, defaults.model.hidden))}" in helps["hidden"]
     assert f"(default: {defaults.seed})" in helps["seed"]

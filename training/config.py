@@ -14,8 +14,8 @@ class TrainConfig:
 
     The learning rule is REINFORCE as in the reference trainer (reward per hit and per miss, discounted
     reward-to-go with ``gamma``), with a whole batch of complete games per update, the return normalised over the
-    batch's valid steps as the advantage, an optional entropy bonus, and Adam. ``docs/training.md`` records how
-    the defaults were chosen.
+    batch's valid steps as the advantage, an optional entropy bonus, an optional term that keeps the raw softmax's
+    mass off tried cells, and Adam. ``docs/training.md`` records how the defaults were chosen.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -25,6 +25,9 @@ class TrainConfig:
     hit_reward: float = 1.0
     miss_reward: float = 0.0
     entropy: float = 0.01  # weight of the entropy bonus (over untried cells) in the loss
+    # weight of -log(raw-softmax mass on untried cells) in the loss, on the policy's moves and on random-play
+    # positions; 0 by default because it slows early learning (docs/training.md), 0.1 for the bundle
+    tried_mass_weight: float = 0.0
     seed: int = 0
     games: int | None = 1_500_000  # budget in games (rounded up to whole updates); None: no games budget
     minutes: float | None = None  # budget in wall-clock minutes of training; None: no time budget
@@ -41,7 +44,7 @@ class TrainConfig:
         return (
             f"planestrike train {budget} --batch-size {self.batch_size} --lr {self.learning_rate:g} "
             f"--gamma {self.gamma:g} --hit-reward {self.hit_reward:g} --miss-reward {self.miss_reward:g} "
-            f"--entropy {self.entropy:g} "
+            f"--entropy {self.entropy:g} --tried-mass-weight {self.tried_mass_weight:g} "
             f"--hidden {','.join(str(h) for h in self.model.hidden)} --seed {self.seed}"
         )
 
@@ -56,7 +59,8 @@ class TrainConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown training settings {sorted(unknown)}")
-        values = dict(data)
+        # Checkpoints written before the tried-mass term existed were trained without it.
+        values = {"tried_mass_weight": 0.0, **data}
         if "model" in values:
             values["model"] = ModelConfig.from_dict(values["model"])
         return cls(**values)

@@ -14,8 +14,10 @@ One update:
    number per game and move (measured faster than ``jax.random.categorical``). Only actions and hits are stored.
 2. *Returns*: reward per hit / miss, discounted reward-to-go, normalised over the batch's valid moves.
 3. *Gradient*: a second ``while_loop`` replays the games move by move, recomputing the forward pass for that
-   move's boards and accumulating the gradient of ``-A * log pi(a) - entropy_weight * H``. Recomputing is cheaper
-   than storing activations at these batch sizes, and the loop only runs as long as the batch's longest game.
+   move's boards and accumulating the gradient of ``-A * log pi(a) - entropy_weight * H - tried_mass_weight * log M``
+   (M: the mass the raw, unmasked softmax puts on untried cells). Recomputing is cheaper than storing activations
+   at these batch sizes, and the loop only runs as long as the batch's longest game. With a tried-mass weight, the
+   ``-log M`` term is also applied to ``batch_size`` positions of random-play games (``tried_mass_gradient``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from engine.rules import CELL_COUNT, PLACEMENT_COUNT
+from engine.rules import CELL_COUNT, HIT, MISS, PLACEMENT_COUNT, UNTRIED
 from training import env
 from training.config import TrainConfig
 from training.model import init_params
@@ -35,6 +37,8 @@ from training.model import init_params
 # Logit given to tried cells: finite (so 0 * log p stays 0 and gradients stay finite), and low enough that
 # exp() underflows to exactly 0 probability.
 _MASKED_LOGIT = -1e9
+# fold_in data that derives the tried-mass term's random-play boards from an update's key (the rollout splits it).
+_RANDOM_BOARDS_STREAM = 1
 
 
 class TrainState(NamedTuple):
@@ -72,6 +76,15 @@ def masked_logits(logits: jax.Array, legal: jax.Array) -> jax.Array:
     cells, so its softmax stays finite; those rows are ignored by every caller."""
     legal = legal | ~legal.any(axis=-1, keepdims=True)
     return jnp.where(legal, logits, _MASKED_LOGIT)
+
+
+def untried_log_mass(raw_logits: jax.Array, masked: jax.Array) -> jax.Array:
+    """log of the probability the raw 64-way softmax puts on untried cells (<= 0), per row.
+
+    Only the masked softmax is sampled and reinforced, so without this term the logits of tried cells get no
+    gradient and drift: the model's raw output (what the .tflite returns) ends up putting most of its mass on
+    cells already struck. Maximising this log-mass keeps the raw output meaningful on its own."""
+    return jax.nn.logsumexp(masked, axis=-1) - jax.nn.logsumexp(raw_logits, axis=-1)
 
 
 def sample_actions(logits: jax.Array, uniforms: jax.Array) -> jax.Array:
@@ -134,11 +147,15 @@ def policy_gradient(apply, config: TrainConfig, params, trajectories: Trajectori
     weight = 1.0 / valid.sum()
 
     def move_loss(params, states: env.State, action, advantage, valid):
-        logits = _policy_logits(apply, params, states)
+        raw_logits = apply({"params": params}, states.board.reshape(-1, 8, 8), return_logits=True)
+        logits = masked_logits(raw_logits, states.legal_action_mask)
         log_probs = jax.nn.log_softmax(logits, axis=-1)
         chosen = jnp.take_along_axis(log_probs, action[:, None], axis=-1)[:, 0]
         entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
-        return -weight * jnp.sum(valid * (advantage * chosen + config.entropy * entropy))
+        objective = advantage * chosen + config.entropy * entropy
+        if config.tried_mass_weight:  # a Python branch: weight 0 compiles exactly the plain REINFORCE loss
+            objective = objective + config.tried_mass_weight * untried_log_mass(raw_logits, logits)
+        return -weight * jnp.sum(valid * objective)
 
     move_grad = jax.grad(move_loss)
     states = jax.vmap(env.reset_to)(trajectories.placements)
@@ -159,6 +176,34 @@ def policy_gradient(apply, config: TrainConfig, params, trajectories: Trajectori
     return grads
 
 
+def random_play_boards(key: jax.Array, count: int) -> tuple[jax.Array, jax.Array]:
+    """``count`` positions of games played by striking uniformly random untried cells, each cut before a uniformly
+    random move: the cluttered boards a strong policy never reaches itself. float32 boards [count, 8, 8] and the
+    untried cells, bool [count, 64]; every board has an untried plane cell left."""
+    placement_key, order_key, cut_key = jax.random.split(key, 3)
+    planes = env.PLACEMENT_MASKS[jax.random.randint(placement_key, (count,), 0, PLACEMENT_COUNT)]
+    # Rank of each cell in a random strike order, and the strike that hits the plane's last cell and ends the game.
+    rank = jnp.argsort(jnp.argsort(jax.random.uniform(order_key, (count, CELL_COUNT)), axis=-1), axis=-1)
+    last = jnp.max(jnp.where(planes, rank, 0), axis=-1)
+    done = jnp.floor(jax.random.uniform(cut_key, (count,)) * (last + 1)).astype(jnp.int32)  # strikes made: 0..last
+    tried = rank < done[:, None]
+    boards = jnp.where(tried, jnp.where(planes, HIT, MISS), UNTRIED).astype(jnp.float32)
+    return boards.reshape(count, 8, 8), ~tried
+
+
+def tried_mass_gradient(apply, config: TrainConfig, params, key: jax.Array):
+    """Gradient of ``-tried_mass_weight * mean log M`` over ``batch_size`` random-play positions (M: the raw
+    softmax's mass on untried cells). The term in ``policy_gradient`` only sees the policy's own games, which end
+    after a dozen strikes; without these boards the raw output of crowded positions stays mostly on tried cells."""
+    boards, untried = random_play_boards(key, config.batch_size)
+
+    def loss(params):
+        raw_logits = apply({"params": params}, boards, return_logits=True)
+        return -config.tried_mass_weight * untried_log_mass(raw_logits, masked_logits(raw_logits, untried)).mean()
+
+    return jax.grad(loss)(params)
+
+
 class ChunkMetrics(NamedTuple):
     mean_lengths: jax.Array  # float32 [max_updates]: mean game length of each update in the chunk (first n valid)
 
@@ -172,6 +217,9 @@ def make_train_chunk(config: TrainConfig, max_updates: int):
         key = jax.random.fold_in(state.rng_key, state.step)
         trajectories = rollout(apply, state.params, key, config.batch_size)
         grads = policy_gradient(apply, config, state.params, trajectories)
+        if config.tried_mass_weight:  # weight 0 leaves the random streams and the update of plain REINFORCE intact
+            extra = tried_mass_gradient(apply, config, state.params, jax.random.fold_in(key, _RANDOM_BOARDS_STREAM))
+            grads = jax.tree_util.tree_map(jnp.add, grads, extra)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         mean_length = trajectories.lengths.mean(dtype=jnp.float32)

@@ -14,7 +14,8 @@ DEFAULT_OUT = Path("runs") / "train"
 
 # Options that set a TrainConfig field: (flag, field name). They default to None so a resumed run can tell which
 # ones the user actually gave.
-_CONFIG_OPTIONS = ("games", "minutes", "batch_size", "lr", "gamma", "hit_reward", "miss_reward", "entropy", "hidden", "seed")
+_CONFIG_OPTIONS = ("games", "minutes", "batch_size", "lr", "gamma", "hit_reward", "miss_reward", "entropy",
+                   "tried_mass_weight", "hidden", "seed")
 
 
 def _number(text: str) -> float:
@@ -68,6 +69,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--hit-reward", type=_number, help="reward for a hit (default: 1)")
     parser.add_argument("--miss-reward", type=_number, help="reward for a miss (default: 0)")
     parser.add_argument("--entropy", type=non_negative_float, help="weight of the entropy bonus (default: 0.01)")
+    parser.add_argument("--tried-mass-weight", type=non_negative_float,
+                        help="weight of the loss term that keeps the raw softmax's mass off tried cells "
+                        "(default: 0)")
     parser.add_argument("--hidden", type=hidden_sizes, metavar="W1,W2,...",
                         help="hidden layer widths (default: 128,64, the reference network)")
     parser.add_argument("--seed", type=non_negative_int, help="seed of the whole run (default: 0)")
