@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from planestrike_tui.commands.output import print_rows
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     from training.convert import QUANTIZATIONS  # light: JAX and TensorFlow load only when converting
@@ -61,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
         ("sidecar", str(report.sidecar)),
         ("time", f"{report.seconds:.1f} s"),
     ]
-    for label, value in rows:
-        print(f"{label:<13} {value}")
+    print_rows(rows, width=13)
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 from planestrike_tui.commands.arguments import positive_int
+from planestrike_tui.commands.output import print_rows
 
 DEFAULT_EMULATOR_PORT = 15555  # outside 5555-5585, which the adb server scans for emulators
 
@@ -99,11 +100,6 @@ def _open(args: argparse.Namespace):
     return DeviceSession.open(serial, _session_config(args), on_auth_wait=_tap_allow_hint(serial))
 
 
-def _print_rows(rows: list[tuple[str, str]]) -> None:
-    for label, value in rows:
-        print(f"{label:<15} {value}")
-
-
 def run_list(args: argparse.Namespace) -> int:
     from devicelink.known_devices import load, usb_serials
 
@@ -130,7 +126,7 @@ def run_connect(args: argparse.Namespace) -> int:
     with DeviceSession.open(serial, _session_config(args), on_auth_wait=_tap_allow_hint(serial)) as session:
         info = session.info()
     remember(serial)
-    _print_rows(_info_rows(info))
+    print_rows(_info_rows(info))
     return 0
 
 
@@ -163,7 +159,7 @@ def run_push(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         pushed = session.push_model(Path(args.model))
         seconds = time.perf_counter() - start
-    _print_rows([("model", args.model), ("sha256", pushed.sha256), ("on the phone", pushed.device_path),
+    print_rows([("model", args.model), ("sha256", pushed.sha256), ("on the phone", pushed.device_path),
                  ("size", f"{pushed.size:,} bytes"), ("time", f"{seconds:.2f} s (nothing sent if already cached)")])
     return 0
 
@@ -210,7 +206,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    _print_rows([
+    print_rows([
         ("device", serial), ("runner", args.runner), ("moves", str(args.moves)),
         ("per move", f"{report['move_ms_median']:.2f} ms median, {report['move_ms_p95']:.2f} ms p95 (round trip)"),
         ("inference", f"{report['inference_us_median']:.1f} us median (reported by the phone)"

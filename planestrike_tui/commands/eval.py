@@ -6,6 +6,7 @@ import argparse
 import json
 
 from planestrike_tui.commands.arguments import non_negative_int, positive_int
+from planestrike_tui.commands.output import print_rows
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -56,6 +57,5 @@ def run(args: argparse.Namespace) -> int:
         ("min / max", f"{report.min} / {report.max}"),
         ("time", f"{report.seconds:.2f} s"),
     ]
-    for label, value in rows:
-        print(f"{label:<15} {value}")
+    print_rows(rows)
     return 0
