@@ -35,6 +35,7 @@ SPECTATOR_DELAYS = (2.0, 1.0, 0.5, 0.25, 0.1, 0.03)
 SPECTATOR_START = 2
 SPECTATOR_REMATCH_S = 3.0  # pause on a finished spectator game before the next one starts
 FALLBACK_OPPONENT = "hunter"  # built into the engine: always loads
+LIGHT_KINDS = ("hunter", "random", "tflite")  # ready in a fraction of a second: numpy, or LiteRT without TensorFlow
 
 LEGEND = """[b]Boards[/b]  [b]✕[/b] hit  [b]•[/b] miss  [on $warning]  [/] last strike  coloured: a plane
 [b]Panels[/b]  each agent's probability for every cell of the board
@@ -109,8 +110,19 @@ class GameScreen(Screen):
         self.query_one(Footer).compact = self.size.width < 120  # 80 columns: room for a few more keys
 
     def start_loading_all(self) -> None:
-        for slot in self.roster.slots.values():
-            self.start_loading(slot)
+        # Light agents first, one after the other, before anything imports JAX: sharing the GIL with that import
+        # would delay the hunter and LiteRT panels by most of a second. Then the rest, side by side.
+        slots = list(self.roster.slots.values())
+        light = sorted((slot for slot in slots if slot.kind in LIGHT_KINDS), key=lambda s: LIGHT_KINDS.index(s.kind))
+        heavy = [slot for slot in slots if slot.kind not in LIGHT_KINDS]
+
+        def load_light_then_heavy() -> None:  # in a thread
+            for slot in light:
+                self._load(slot)
+            for slot in heavy:
+                self.app.call_from_thread(self.start_loading, slot)
+
+        self.run_worker(load_light_then_heavy, thread=True, group="load-light", exit_on_error=False)
 
     @property
     def panels(self) -> dict[str, AgentPanel]:
