@@ -61,3 +61,34 @@ async def test_a_phone_chosen_on_the_devices_screen_joins_the_game(phone, press,
         phone_view = app.game.current_thoughts()["device"].probabilities
         litert_view = app.game.current_thoughts()["tflite"].probabilities
         assert (phone_view == litert_view).all(), "the phone runs the same model as desktop LiteRT"
+
+
+async def test_losing_the_phone_mid_game_marks_its_panel_and_the_game_goes_on(tmp_path, monkeypatch):
+    from device_helpers import emulator_process
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with emulator_process(tmp_path / "phone") as emulator:
+        spec = f"device:{emulator.serial}:{REFERENCE_MODEL}"
+        app = make_app(opponent=spec, panels=("hunter",))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for_agents(pilot)
+            assert app.roster.get("device").state is SlotState.READY
+            port = emulator.port
+            emulator.kill()  # the phone loses power (or its cable) between two moves
+
+            app.game.strike(0)  # the person strikes; the phone should answer and cannot
+            await wait_until(pilot, lambda: app.roster.get("device").state is SlotState.FAILED, "the phone to fail",
+                             timeout=60)
+            assert app.roster.get("device").error  # the panel shows why, in one line
+            await wait_until(pilot, lambda: app.game.seats[1] == "hunter", "the hunter to take the phone's seat")
+            await wait_for_agents(pilot)
+            strikes = app.game.match.boards[0].strikes
+            app.game.strike(1)  # the game goes on
+            await wait_until(pilot, lambda: app.game.match.boards[0].strikes == strikes + 1, "the next strike")
+
+            with emulator_process(tmp_path / "phone", port=port):  # plugged back in: choosing it again works
+                app.game.reload(spec)
+                await wait_until(pilot, lambda: app.roster.get("device").state is not SlotState.LOADING,
+                                 "the phone to load again", timeout=60)
+                assert app.roster.get("device").state is SlotState.READY, app.roster.get("device").error
