@@ -60,7 +60,9 @@ class LiteRTAgent(Agent):
     def probabilities(self, board: np.ndarray) -> np.ndarray:
         """The model's 64 scores for one board. This is the per-move hot path: set, invoke, get, nothing else."""
         interpreter = self._interpreter
-        interpreter.set_tensor(self._input_index, np.asarray(board, np.float32).reshape(self._input_shape))
+        if type(board) is not np.ndarray or board.dtype != np.float32:  # np.asarray(board, dtype) costs 0.4 us
+            board = np.asarray(board, np.float32)
+        interpreter.set_tensor(self._input_index, board.reshape(self._input_shape))
         interpreter.invoke()
         return interpreter.get_tensor(self._output_index).reshape(CELL_COUNT)
 
