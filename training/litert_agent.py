@@ -15,7 +15,7 @@ from assets import BUNDLED_TFLITE
 from engine.agents import Agent, masked_argmax
 from engine.rules import BOARD_SIZE, CELL_COUNT, UNTRIED
 from engine.specs import AgentKind
-from training.litert_model import ModelFileError, check_policy_shape, open_interpreter, read_model
+from training.litert_model import ModelFileError, check_policy_shape, one_line, open_interpreter, read_model
 from training.litert_probe import OK, probe
 
 
@@ -34,7 +34,7 @@ class LiteRTAgent(Agent):
         try:
             self._interpreter = open_interpreter(data)
         except (RuntimeError, ValueError) as error:
-            raise ModelFileError(self.path, f"LiteRT cannot run it: {' '.join(str(error).split())}") from None
+            raise ModelFileError(self.path, f"LiteRT cannot run it: {one_line(error)}") from None
         model_input, model_output = self._find_board_tensors()
         # Plain ints and a tuple: the per-move path below does no dict lookups or shape conversions.
         self._input_index, self._input_shape = int(model_input["index"]), tuple(int(d) for d in model_input["shape"])

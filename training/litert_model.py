@@ -105,7 +105,7 @@ def read_model(path: Path) -> tuple[bytes, ModelInfo]:
         info = _parse_flatbuffer(path, data)
     except (struct.error, IndexError, ValueError, TypeError, OverflowError) as error:
         raise ModelFileError(
-            path, f"corrupt TFLite model ({_one_line(error)}): the file is truncated or damaged, reconvert or "
+            path, f"corrupt TFLite model ({one_line(error)}): the file is truncated or damaged, reconvert or "
             "download it again"
         ) from None
     return data, info
@@ -121,7 +121,8 @@ def _what_it_looks_like(data: bytes) -> str:
     return f"{len(data)} bytes of something else"
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (LiteRT's errors span several), or its type when it has none."""
     return " ".join(str(error).split()) or type(error).__name__
 
 

@@ -131,7 +131,7 @@ def _serve() -> int:
     """Child side: for each length-prefixed model on stdin, load it, run it once, answer one line: ``ok`` or why."""
     import resource
 
-    from training.litert_model import open_interpreter
+    from training.litert_model import one_line, open_interpreter
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
@@ -144,7 +144,7 @@ def _serve() -> int:
             interpreter.invoke()
             answer = OK
         except Exception as error:  # noqa: BLE001 - whatever LiteRT raises, the parent reports it in one line
-            answer = f"LiteRT cannot run it: {' '.join(str(error).split()) or type(error).__name__}"
+            answer = f"LiteRT cannot run it: {one_line(error)}"
         answers.write(answer.encode() + b"\n")
         answers.flush()
     return 0
