@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from devicelink.errors import DeviceError
 from devicelink.keys import planestrike_key_path
+from engine.files import write_atomically
 
 DEVICE_ENVIRONMENT = "PLANESTRIKE_DEVICE"
 
@@ -36,11 +36,7 @@ def remember(serial: str) -> None:
     data["default"] = serial
     path = _store()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".devices-", delete=False, encoding="utf-8") as out:
-        json.dump(data, out, indent=1)
-        out.flush()
-        os.fsync(out.fileno())
-    Path(out.name).replace(path)
+    write_atomically(path, json.dumps(data, indent=1).encode())
 
 
 def default_serial(explicit: str | None) -> str:

@@ -22,7 +22,8 @@ from pathlib import Path
 from assets import BUNDLED_CHECKPOINT, BUNDLED_EVAL_REPORT
 from engine.errors import PlanestrikeError
 from engine.evaluation import evaluate
-from training.checkpoint import BEST_NAME, load_checkpoint, write_atomically
+from engine.files import write_atomically
+from training.checkpoint import BEST_NAME, load_checkpoint
 from training.flax_agent import FlaxAgent
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import PlanestrikeError
+from engine.files import write_atomically
 from training.config import TrainConfig
 from training.model import ModelConfig
 
@@ -69,24 +70,6 @@ def save_checkpoint(directory: str | os.PathLike, checkpoint: Checkpoint, name: 
     write_atomically(target, data)
     checkpoint.path = target
     return target
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` so that readers see either the old file or the new one, never a mix."""
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:

@@ -111,7 +111,7 @@ def check_output_path(out: Path) -> None:
 def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, source: Path | None = None,
                    start: float | None = None) -> ConvertReport:
     """Convert in-memory ``params`` (a checkpoint's, or fresh ones in tests) and write per ``config``."""
-    from training.checkpoint import write_atomically
+    from engine.files import write_atomically
     from training.litert_agent import LiteRTAgent
     from training.litert_model import ModelFileError, read_model
 

@@ -22,11 +22,12 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from engine.files import write_atomically
 
 OK = "ok"
 TIMEOUT_S = 30
@@ -114,9 +115,7 @@ def probe(data: bytes, sha256: str) -> str:
     verdict = _verdicts[sha256] = _worker.verdict(data)
     with contextlib.suppress(OSError):  # an unwritable cache only costs a probe next time
         cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False, suffix=".tmp") as handle:
-            handle.write(verdict)
-        os.replace(handle.name, cache)
+        write_atomically(cache, verdict.encode())
     return verdict
 
 
