@@ -28,7 +28,7 @@ import optax
 
 from engine.rules import CELL_COUNT, PLACEMENT_COUNT, PLACEMENTS
 from training.config import TrainConfig
-from training.learner import TrainState, init_train_state, make_train_chunk, masked_logits, sample_actions
+from training.learner import TrainState, init_train_state, make_train_chunk, masked_logits
 from training.checkpoint import load_policy
 
 
@@ -42,8 +42,10 @@ class ReferenceLoop:
 
         @jax.jit
         def forward(params, board, uniform):
+            # Its own inverse-CDF sampling (not the trainer's), so speeding up the trainer cannot move the baseline.
             logits = masked_logits(model.apply({"params": params}, board, return_logits=True), board.reshape(1, -1) == 0)
-            return sample_actions(logits, uniform)[0]
+            cdf = jnp.cumsum(jax.nn.softmax(logits[0]))
+            return jnp.minimum(jnp.sum(cdf < uniform[0] * cdf[-1]), CELL_COUNT - 1)
 
         @jax.jit
         def learn(params, opt_state, boards, actions, returns, valid):

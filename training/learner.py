@@ -11,13 +11,15 @@ uninterrupted one on the same machine.
 One update:
 1. *Rollout*: ``batch_size`` games in lockstep (``env.step`` vmapped) inside a ``while_loop`` that stops when every
    game is finished. Actions are sampled from the softmax over untried cells by inverse CDF with one uniform
-   number per game and move (measured faster than ``jax.random.categorical``). Only actions and hits are stored.
+   number per game and move (measured faster than ``jax.random.categorical``). The network's first layer is
+   updated incrementally, one struck cell at a time, and every layer's activations are kept
+   (``training/incremental_mlp.py``).
 2. *Returns*: reward per hit / miss, discounted reward-to-go, normalised over the batch's valid moves.
-3. *Gradient*: a second ``while_loop`` replays the games move by move, recomputing the forward pass for that
-   move's boards and accumulating the gradient of ``-A * log pi(a) - entropy_weight * H - tried_mass_weight * log M``
-   (M: the mass the raw, unmasked softmax puts on untried cells). Recomputing is cheaper than storing activations
-   at these batch sizes, and the loop only runs as long as the batch's longest game. With a tried-mass weight, the
-   ``-log M`` term is also applied to ``batch_size`` positions of random-play games (``tried_mass_gradient``).
+3. *Gradient* of ``-A * log pi(a) - entropy_weight * H - tried_mass_weight * log M`` (M: the mass the raw, unmasked
+   softmax puts on untried cells), averaged over the valid moves: written out with respect to the logits, then
+   backpropagated from the stored activations in blocks of moves, up to the batch's longest game. With a
+   tried-mass weight, the ``-log M`` term is also applied to ``batch_size`` positions of random-play games
+   (``tried_mass_gradient``, plain ``jax.grad``: one batch of boards, not a whole rollout).
 """
 
 from __future__ import annotations
@@ -30,13 +32,17 @@ import jax.numpy as jnp
 import optax
 
 from engine.rules import CELL_COUNT, HIT, MISS, PLACEMENT_COUNT, UNTRIED
-from training import env
+from training import env, incremental_mlp
 from training.config import TrainConfig
 from training.model import init_params
 
 # Logit given to tried cells: finite (so 0 * log p stays 0 and gradients stay finite), and low enough that
 # exp() underflows to exactly 0 probability.
 _MASKED_LOGIT = -1e9
+# Moves per block of the backward pass (divides 64).
+_BACKWARD_MOVES = 8
+# cdf = weights @ _CUMULATIVE: column j sums cells 0..j.
+_CUMULATIVE = jnp.triu(jnp.ones((CELL_COUNT, CELL_COUNT), jnp.float32))
 # fold_in data that derives the tried-mass term's random-play boards from an update's key (the rollout splits it).
 _RANDOM_BOARDS_STREAM = 1
 
@@ -46,13 +52,6 @@ class TrainState(NamedTuple):
     opt_state: optax.OptState
     step: jax.Array  # int32: updates done so far
     rng_key: jax.Array  # uint32 [2]: the run's base key; update k uses fold_in(rng_key, k)
-
-
-class Trajectories(NamedTuple):
-    placements: jax.Array  # int32 [B]
-    actions: jax.Array  # int32 [64, B]: move t of game b (meaningless after the game ended)
-    hits: jax.Array  # bool [64, B]
-    lengths: jax.Array  # int32 [B]: strikes each game took
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
@@ -89,39 +88,55 @@ def untried_log_mass(raw_logits: jax.Array, masked: jax.Array) -> jax.Array:
 
 def sample_actions(logits: jax.Array, uniforms: jax.Array) -> jax.Array:
     """Inverse-CDF sampling, one uniform in (0, 1] per row. Zero-probability cells are never chosen: the first
-    index whose cumulative probability reaches the threshold always carries probability mass."""
-    probs = jax.nn.softmax(logits, axis=-1)
-    cdf = jnp.cumsum(probs, axis=-1)
+    index whose cumulative weight reaches the threshold always carries weight. The softmax is left unnormalised
+    (the threshold scales with the total instead): this runs at every move of every game."""
+    weights = jnp.exp(logits - logits.max(axis=-1, keepdims=True))
+    cdf = weights @ _CUMULATIVE  # jnp.cumsum here is a sliding-window sum on XLA:CPU, ~20x slower than this product
     threshold = uniforms[:, None] * cdf[:, -1:]
     return jnp.minimum(jnp.sum(cdf < threshold, axis=-1), CELL_COUNT - 1).astype(jnp.int32)
 
 
-def _policy_logits(apply, params, states: env.State) -> jax.Array:
-    boards = states.board.reshape(-1, 8, 8)
-    return masked_logits(apply({"params": params}, boards, return_logits=True), states.legal_action_mask)
+class Trajectories(NamedTuple):
+    placements: jax.Array  # int32 [B]
+    actions: jax.Array  # int32 [64, B]: move t of game b (meaningless after the game ended)
+    hits: jax.Array  # bool [64, B]
+    lengths: jax.Array  # int32 [B]: strikes each game took
+    final_boards: jax.Array  # float32 [B, 64]: every game's board at its end
+    hidden: list[jax.Array]  # float32 [64, B, H] per hidden layer: the activations (after relu) at each move
+    logits: jax.Array  # float32 [64, B, 64]: the raw (unmasked) logits at each move
 
 
-def rollout(apply, params, key: jax.Array, batch_size: int) -> Trajectories:
-    """Play ``batch_size`` games to the end with the current policy."""
+def rollout(params, key: jax.Array, batch_size: int) -> Trajectories:
+    """Play ``batch_size`` games to the end with the current policy, keeping what the gradient needs."""
+    layers = incremental_mlp.dense_layers(params)
     placement_key, move_key = jax.random.split(key)
     placements = jax.random.randint(placement_key, (batch_size,), 0, PLACEMENT_COUNT)
-    states = jax.vmap(env.reset_to)(placements)
-    actions = jnp.zeros((CELL_COUNT, batch_size), jnp.int32)
-    hits = jnp.zeros((CELL_COUNT, batch_size), bool)
+
+    def buffer(width, dtype=jnp.float32):
+        return jnp.zeros((CELL_COUNT, batch_size, width) if width else (CELL_COUNT, batch_size), dtype)
+
+    widths = [layer["kernel"].shape[1] for layer in layers[:-1]]
+    first_layer = incremental_mlp.empty_board_preactivation(layers, batch_size)
+    carry = (jnp.int32(0), jax.vmap(env.reset_to)(placements), first_layer,
+             buffer(0, jnp.int32), buffer(0, bool), [buffer(w) for w in widths], buffer(CELL_COUNT))
 
     def unfinished(carry):
-        _, states, _, _ = carry
-        return ~states.finished.all()
+        return ~carry[1].finished.all()
 
     def move(carry):
-        t, states, actions, hits = carry
+        t, states, preactivation, actions, hits, hidden_buffers, logit_buffer = carry
+        hidden, logits = incremental_mlp.head(layers, preactivation)
         uniforms = 1.0 - jax.random.uniform(jax.random.fold_in(move_key, t), (batch_size,))
-        action = sample_actions(_policy_logits(apply, params, states), uniforms)
-        states, hit = jax.vmap(env.step)(states, action)
-        return t + 1, states, actions.at[t].set(action), hits.at[t].set(hit)
+        action = sample_actions(masked_logits(logits, states.legal_action_mask), uniforms)
+        new_states, hit = jax.vmap(env.step)(states, action)
+        # The struck cell's new value (0 when nothing changed: a finished game), read off the two boards.
+        change = jnp.take_along_axis(new_states.board - states.board, action[:, None], axis=1)[:, 0]
+        return (t + 1, new_states, incremental_mlp.strike(layers, preactivation, action, change),
+                actions.at[t].set(action), hits.at[t].set(hit),
+                [b.at[t].set(h) for b, h in zip(hidden_buffers, hidden)], logit_buffer.at[t].set(logits))
 
-    _, states, actions, hits = jax.lax.while_loop(unfinished, move, (jnp.int32(0), states, actions, hits))
-    return Trajectories(placements, actions, hits, states.strikes)
+    _, states, _, actions, hits, hidden, logits = jax.lax.while_loop(unfinished, move, carry)
+    return Trajectories(placements, actions, hits, states.strikes, states.board, hidden, logits)
 
 
 def advantages(config: TrainConfig, trajectories: Trajectories) -> tuple[jax.Array, jax.Array]:
@@ -141,39 +156,73 @@ def advantages(config: TrainConfig, trajectories: Trajectories) -> tuple[jax.Arr
     return jnp.where(valid, (returns - mean) / (std + 1e-8), 0.0), valid
 
 
-def policy_gradient(apply, config: TrainConfig, params, trajectories: Trajectories):
-    """Gradient of the REINFORCE loss (plus entropy bonus) averaged over the batch's valid moves."""
+def strike_moves(trajectories: Trajectories, valid: jax.Array) -> jax.Array:
+    """int32 [B, 64]: the move at which each cell was struck, 64 if it never was."""
+    struck_at = trajectories.actions[:, :, None] == jnp.arange(CELL_COUNT)  # [64, B, 64]
+    moves = jnp.arange(CELL_COUNT)[:, None, None]
+    return jnp.min(jnp.where(struck_at & valid[:, :, None], moves, CELL_COUNT), axis=0)
+
+
+def move_objective(config: TrainConfig, raw_logits, legal, action, advantage):
+    """What one move contributes to the objective (maximised): ``A * log pi(a)`` plus the entropy bonus, plus the
+    tried-mass term when its weight is set. Works on any leading shape. The trainer uses its closed-form gradient
+    (``move_objective_gradient``); this plain form is the definition, which a test differentiates to check it."""
+    logits = masked_logits(raw_logits, legal)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    chosen = jnp.take_along_axis(log_probs, action[..., None], axis=-1)[..., 0]
+    entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
+    objective = advantage * chosen + config.entropy * entropy
+    if config.tried_mass_weight:  # a Python branch: weight 0 compiles exactly the plain REINFORCE loss
+        objective = objective + config.tried_mass_weight * untried_log_mass(raw_logits, logits)
+    return objective
+
+
+def move_objective_gradient(config: TrainConfig, raw_logits, legal, action, advantage):
+    """The gradient of ``move_objective`` with respect to the raw logits, written out (one fused pass instead of
+    autodiff's several over the [64, B, 64] logits): with p the masked softmax, log-probabilities l, entropy H and
+    q the raw softmax, ``A (onehot(a) - p) - entropy * p (l + H) + tried_mass_weight * (p - q)``."""
+    logits = masked_logits(raw_logits, legal)
+    log_probs = jax.nn.log_softmax(logits, axis=-1)
+    probs = jnp.exp(log_probs)
+    entropy = -jnp.sum(probs * log_probs, axis=-1, keepdims=True)
+    chosen = action[..., None] == jnp.arange(CELL_COUNT)
+    gradient = advantage[..., None] * (chosen - probs) - config.entropy * probs * (log_probs + entropy)
+    if config.tried_mass_weight:
+        gradient = gradient + config.tried_mass_weight * (probs - jax.nn.softmax(raw_logits, axis=-1))
+    return gradient
+
+
+def policy_gradient(config: TrainConfig, params, trajectories: Trajectories):
+    """Gradient of the REINFORCE loss (plus entropy bonus) averaged over the batch's valid moves, backpropagated
+    from the activations the rollout stored (``training/incremental_mlp.py``).
+
+    It runs over blocks of ``_BACKWARD_MOVES`` moves, up to the batch's longest game only: a trained policy's games
+    end after a dozen strikes, and a block's activations stay in the CPU cache."""
+    layers = incremental_mlp.dense_layers(params)
     advantage, valid = advantages(config, trajectories)
-    weight = 1.0 / valid.sum()
+    struck = strike_moves(trajectories, valid)
+    scale = jnp.where(valid, -1.0 / valid.sum(), 0.0)  # the loss is -mean over valid moves of the objective
+    blocks = (trajectories.lengths.max() + _BACKWARD_MOVES - 1) // _BACKWARD_MOVES
 
-    def move_loss(params, states: env.State, action, advantage, valid):
-        raw_logits = apply({"params": params}, states.board.reshape(-1, 8, 8), return_logits=True)
-        logits = masked_logits(raw_logits, states.legal_action_mask)
-        log_probs = jax.nn.log_softmax(logits, axis=-1)
-        chosen = jnp.take_along_axis(log_probs, action[:, None], axis=-1)[:, 0]
-        entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
-        objective = advantage * chosen + config.entropy * entropy
-        if config.tried_mass_weight:  # a Python branch: weight 0 compiles exactly the plain REINFORCE loss
-            objective = objective + config.tried_mass_weight * untried_log_mass(raw_logits, logits)
-        return -weight * jnp.sum(valid * objective)
+    def block_gradient(block, total):
+        start = block * _BACKWARD_MOVES
 
-    move_grad = jax.grad(move_loss)
-    states = jax.vmap(env.reset_to)(trajectories.placements)
-    longest = trajectories.lengths.max()
+        def take(x):  # moves start .. start + _BACKWARD_MOVES of a [64, B, ...] array
+            return jax.lax.dynamic_slice_in_dim(x, start, _BACKWARD_MOVES)
 
-    def more(carry):
-        return carry[0] < longest
-
-    def replay(carry):
-        t, states, grads = carry
-        action = trajectories.actions[t]
-        g = move_grad(params, states, action, advantage[t], valid[t])
-        states, _ = jax.vmap(env.step)(states, action)
-        return t + 1, states, jax.tree_util.tree_map(jnp.add, grads, g)
+        moves = start + jnp.arange(_BACKWARD_MOVES)
+        legal = struck[None, :, :] >= moves[:, None, None]  # untried before each move
+        logit_grads = take(scale)[..., None] * move_objective_gradient(
+            config, take(trajectories.logits), legal, take(trajectories.actions), take(advantage))
+        rows = lambda x: x.reshape(-1, x.shape[-1])  # noqa: E731  [moves, B, W] -> [moves * B, W]
+        upper, pre_grads = incremental_mlp.backward(layers, [rows(take(h)) for h in trajectories.hidden],
+                                                    rows(logit_grads))
+        boards = incremental_mlp.boards_at(moves, struck, trajectories.final_boards)
+        grads = incremental_mlp.assemble(layers, rows(boards).T @ pre_grads, pre_grads.sum(axis=0), upper)
+        return jax.tree_util.tree_map(jnp.add, total, grads)
 
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    _, _, grads = jax.lax.while_loop(more, replay, (jnp.int32(0), states, zeros))
-    return grads
+    return jax.lax.fori_loop(0, blocks, block_gradient, zeros)
 
 
 def random_play_boards(key: jax.Array, count: int) -> tuple[jax.Array, jax.Array]:
@@ -215,8 +264,8 @@ def make_train_chunk(config: TrainConfig, max_updates: int):
 
     def update(state: TrainState) -> tuple[TrainState, jax.Array]:
         key = jax.random.fold_in(state.rng_key, state.step)
-        trajectories = rollout(apply, state.params, key, config.batch_size)
-        grads = policy_gradient(apply, config, state.params, trajectories)
+        trajectories = rollout(state.params, key, config.batch_size)
+        grads = policy_gradient(config, state.params, trajectories)
         if config.tried_mass_weight:  # weight 0 leaves the random streams and the update of plain REINFORCE intact
             extra = tried_mass_gradient(apply, config, state.params, jax.random.fold_in(key, _RANDOM_BOARDS_STREAM))
             grads = jax.tree_util.tree_map(jnp.add, grads, extra)

@@ -1,0 +1,76 @@
+"""The policy network's arithmetic for training, rearranged to do half the work of ``model.apply`` + ``jax.grad``.
+
+Two facts about Plane Strike make most of the network's cost avoidable while a batch of games is played and
+learned from (the network itself, ``training/model.py``, is unchanged; this is only a faster way to compute the
+same numbers):
+
+1. *Incremental first layer* (the trick chess engines call NNUE). A strike changes one cell of the board, so the
+   first layer's pre-activation ``board @ W1 + b1`` changes by one row of ``W1`` times the cell's new value. The
+   rollout keeps it up to date with a gather and an add instead of a [64 x 128] matrix product per move.
+2. *Backward pass from stored activations.* The rollout keeps every layer's activations, so the gradient needs no
+   second forward pass, and it runs as a few large matrix products over all the batch's moves at once (the
+   boards themselves are rebuilt from the moves each cell was struck at, for the first kernel's gradient).
+
+Together they cut the training arithmetic per move from about 74k to 45k multiply-adds for the reference shape,
+and the large products run several times faster per multiply-add than a move-by-move replay.
+A test checks the gradient against ``jax.grad`` of the same loss written plainly with ``model.apply``.
+
+Parameters are the Flax ``PolicyGradient``'s own: ``{"Dense_0": {"kernel", "bias"}, ..., "Dense_k": ...}``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def dense_layers(params: dict) -> list[dict]:
+    """The network's Dense layers in order, as Flax names them in ``PolicyGradient``."""
+    return [params[f"Dense_{i}"] for i in range(len(params))]
+
+
+def empty_board_preactivation(layers: list[dict], batch_size: int) -> jax.Array:
+    """First-layer pre-activation of an empty board (all zeros): the bias alone. [B, H1]"""
+    return jnp.broadcast_to(layers[0]["bias"], (batch_size, layers[0]["bias"].shape[0]))
+
+
+def strike(layers: list[dict], preactivation: jax.Array, cells: jax.Array, values: jax.Array) -> jax.Array:
+    """The first-layer pre-activation after cell ``cells[b]`` of each board went from 0 to ``values[b]`` (0 for
+    a board that did not change)."""
+    return preactivation + values[:, None] * layers[0]["kernel"][cells]
+
+
+def head(layers: list[dict], preactivation: jax.Array) -> tuple[list[jax.Array], jax.Array]:
+    """From the first-layer pre-activation to the logits: the hidden activations (after relu, one per hidden
+    layer) and the logits. ``[..., H]`` in, any leading shape."""
+    hidden = [jax.nn.relu(preactivation)]
+    for layer in layers[1:-1]:
+        hidden.append(jax.nn.relu(hidden[-1] @ layer["kernel"] + layer["bias"]))
+    return hidden, hidden[-1] @ layers[-1]["kernel"] + layers[-1]["bias"]
+
+
+def backward(layers: list[dict], hidden: list[jax.Array], logit_grads: jax.Array) -> tuple[list[dict], jax.Array]:
+    """Backpropagate ``logit_grads`` [N, 64] through every layer above the first, over N stored moves at once.
+
+    Returns the gradients of those layers (``[{"kernel", "bias"}]`` for layers 1..k) and the gradient of the
+    first layer's pre-activation, [N, H1] (its bias gradient is that summed; its kernel gradient is the boards'
+    transpose times it)."""
+    grads, upstream = [], logit_grads
+    for layer, below in zip(reversed(layers[1:]), reversed(hidden)):
+        grads.append({"kernel": below.T @ upstream, "bias": upstream.sum(axis=0)})
+        upstream = (upstream @ layer["kernel"].T) * (below > 0)  # through the layer, then the relu below it
+    return grads[::-1], upstream
+
+
+def boards_at(moves: jax.Array, strike_moves: jax.Array, final_boards: jax.Array) -> jax.Array:
+    """[len(moves), B, 64]: the board each game showed before each of ``moves``, rebuilt from the move each cell
+    was struck at (``strike_moves``, int [B, 64], 64 if never) and its value once struck (``final_boards``)."""
+    struck_before = strike_moves[None, :, :] < moves[:, None, None]
+    return jnp.where(struck_before, final_boards[None, :, :], 0.0)
+
+
+def assemble(layers: list[dict], first_kernel: jax.Array, first_bias: jax.Array, upper: list[dict]) -> dict:
+    """Gradients in the parameters' own structure."""
+    grads = [{"kernel": first_kernel, "bias": first_bias}, *upper]
+    assert len(grads) == len(layers)
+    return {f"Dense_{i}": g for i, g in enumerate(grads)}
