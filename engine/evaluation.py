@@ -71,7 +71,10 @@ def summarize(agent_name: str, lengths: np.ndarray, weights: np.ndarray | None, 
     w = np.full(len(lengths), 1 / len(lengths)) if weights is None else np.asarray(weights, dtype=np.float64)
     played = w > 0
     lengths, w = lengths[played], w[played]
-    mean = float(np.sum(w * lengths))
+    if np.all(w == w[0]):  # equal weights: from the integer total, so two runs with equal totals tie exactly
+        mean = float(lengths.sum()) / len(lengths)
+    else:
+        mean = float(np.sum(w * lengths))
     sd = float(math.sqrt(np.sum(w * (lengths - mean) ** 2)))
     if not exact and len(lengths) > 1:
         sd = sd * math.sqrt(len(lengths) / (len(lengths) - 1))  # sample standard deviation

@@ -176,11 +176,12 @@ def train(
             games += n * config.batch_size
             elapsed = elapsed_before + time.perf_counter() - start
             # Evaluations at fixed update counts compete for best.msgpack; the one at an interruption only reports.
+            # A tie goes to the later snapshot: the same skill after more training (and more of the tried-mass term).
             scheduled = step % options.eval_every == 0 or _budget_spent(config, step, elapsed)
             evaluated = None
             if scheduled or stop:
                 evaluated = metrics["eval_exact"] = exact_mean_length(config, state.params)
-                if scheduled and evaluated < metrics.get("best_exact", math.inf):
+                if scheduled and evaluated <= metrics.get("best_exact", math.inf):
                     metrics.update(best_exact=evaluated, best_step=step)
                     save(BEST_NAME)
             if writer is not None:
