@@ -26,6 +26,8 @@ import jax.numpy as jnp
 
 def dense_layers(params: dict) -> list[dict]:
     """The network's Dense layers in order, as Flax names them in ``PolicyGradient``."""
+    if len(params) < 2:  # the incremental layer is the first hidden one; the CLI refuses an empty --hidden too
+        raise ValueError("the trainer needs at least one hidden layer")
     return [params[f"Dense_{i}"] for i in range(len(params))]
 
 
