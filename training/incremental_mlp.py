@@ -8,11 +8,11 @@ same numbers):
    first layer's pre-activation ``board @ W1 + b1`` changes by one row of ``W1`` times the cell's new value. The
    rollout keeps it up to date with a gather and an add instead of a [64 x 128] matrix product per move.
 2. *Backward pass from stored activations.* The rollout keeps every layer's activations, so the gradient needs no
-   second forward pass, and it runs as a few large matrix products over all the batch's moves at once (the
-   boards themselves are rebuilt from the moves each cell was struck at, for the first kernel's gradient).
+   second forward pass, and it runs as large matrix products over many moves of the whole batch at once (the
+   learner feeds it blocks of 8 moves; the boards are rebuilt from the moves each cell was struck at, for the
+   first kernel's gradient).
 
-Together they cut the training arithmetic per move from about 74k to 45k multiply-adds for the reference shape,
-and the large products run several times faster per multiply-add than a move-by-move replay.
+Together they cut the training arithmetic per move from about 74k to 45k multiply-adds for the reference shape.
 A test checks the gradient against ``jax.grad`` of the same loss written plainly with ``model.apply``.
 
 Parameters are the Flax ``PolicyGradient``'s own: ``{"Dense_0": {"kernel", "bias"}, ..., "Dense_k": ...}``.

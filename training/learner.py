@@ -97,7 +97,6 @@ def sample_actions(logits: jax.Array, uniforms: jax.Array) -> jax.Array:
 
 
 class Trajectories(NamedTuple):
-    placements: jax.Array  # int32 [B]
     actions: jax.Array  # int32 [64, B]: move t of game b (meaningless after the game ended)
     hits: jax.Array  # bool [64, B]
     lengths: jax.Array  # int32 [B]: strikes each game took
@@ -136,7 +135,7 @@ def rollout(params, key: jax.Array, batch_size: int) -> Trajectories:
                 [b.at[t].set(h) for b, h in zip(hidden_buffers, hidden)], logit_buffer.at[t].set(logits))
 
     _, states, _, actions, hits, hidden, logits = jax.lax.while_loop(unfinished, move, carry)
-    return Trajectories(placements, actions, hits, states.strikes, states.board, hidden, logits)
+    return Trajectories(actions, hits, states.strikes, states.board, hidden, logits)
 
 
 def advantages(config: TrainConfig, trajectories: Trajectories) -> tuple[jax.Array, jax.Array]:
