@@ -62,12 +62,12 @@ def test_chunks_of_any_size_reuse_one_compilation():
         state, metrics = chunk(state, n)
         assert np.isfinite(np.asarray(metrics.mean_lengths[:n])).all()
     assert int(state.step) == 1 + 3 + 2 + 5
-    assert chunk._cache_size() == 1  # traced and compiled exactly once
+    assert chunk.compiled._cache_size() == 1  # traced and compiled exactly once
 
 
 def test_the_loop_compiles_its_chunk_once(tmp_path):
     train(SMALL, tmp_path, options=OPTIONS, handle_signals=False)
-    assert compiled_chunk(SMALL)._cache_size() == 1
+    assert compiled_chunk(SMALL).compiled._cache_size() == 1
 
 
 def test_tensorboard_logs_are_readable(tmp_path, monkeypatch):
