@@ -11,7 +11,7 @@ from training.learner import masked_logits, sample_actions
 
 batched_step = jax.jit(jax.vmap(env.step))
 step = jax.jit(env.step)
-masked_sample = jax.jit(lambda logits, legal, uniforms: sample_actions(masked_logits(logits, legal), uniforms))
+masked_sample = jax.jit(lambda logits, legal, uniforms: sample_actions(masked_logits(logits, legal), uniforms)[0])
 
 
 def test_matches_the_engine_move_for_move_on_every_placement():
