@@ -54,8 +54,8 @@ def backward(layers: list[dict], hidden: list[jax.Array], logit_grads: jax.Array
     """Backpropagate ``logit_grads`` [N, 64] through every layer above the first, over N stored moves at once.
 
     Returns the gradients of those layers (``[{"kernel", "bias"}]`` for layers 1..k) and the gradient of the
-    first layer's pre-activation, [N, H1] (its bias gradient is that summed; its kernel gradient is the boards'
-    transpose times it)."""
+    first layer's pre-activation, [N, H1] (its bias gradient is that summed; for its kernel gradient see
+    ``first_kernel_gradient``)."""
     grads, upstream = [], logit_grads
     for layer, below in zip(reversed(layers[1:]), reversed(hidden)):
         grads.append({"kernel": below.T @ upstream, "bias": upstream.sum(axis=0)})
