@@ -3,7 +3,8 @@
     cd docs/training_runs
     python ../plot_training.py --x games --out ../training_curve_games.svg entropy0_batch1024.jsonl \
         entropy0.01_batch1024.jsonl default_seed0.jsonl default_seed1.jsonl default_seed2.jsonl hidden256,128.jsonl
-    python ../plot_training.py --x time --out ../training_curve_time.svg default_seed*.jsonl incremental_default_seed0.jsonl
+    python ../plot_training.py --x time --out ../training_curve_time.svg default_seed*.jsonl incremental_default_seed0.jsonl \
+        current_trainer_default_seed0.jsonl
 
 Plots the exact mean strikes of every line that carries an exact evaluation, against games played or training
 wall time, one polyline per log (its file name is the legend label), with the hunter's 12.075 as a dashed line.
