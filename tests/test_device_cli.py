@@ -83,6 +83,19 @@ def test_mistakes_get_one_line_with_advice(environment, arguments, message):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("action, value, message", [
+    (["connect", "127.0.0.1"], "nan", "expected a finite number, got 'nan'"),
+    (["connect", "127.0.0.1"], "0", "must be more than 0, got 0"),
+    (["setup"], "-1", "must be more than 0, got -1"),
+])
+def test_auth_timeout_must_be_a_positive_number(environment, action, value, message):
+    result = planestrike(environment, "device", *action, "--auth-timeout", value, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"planestrike device {action[0]}: error: argument --auth-timeout: {message} "
+        f"(see 'planestrike device {action[0]} --help')"]
+
+
 def test_emulate_warns_about_real_processes_and_stops_cleanly_on_sigterm(tmp_path):
     with emulator_process(tmp_path / "phone", accept_all_keys=False) as emulator:
         output = emulator.terminate()

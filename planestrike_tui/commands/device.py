@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from planestrike_tui.commands.arguments import positive_int
+from planestrike_tui.commands.arguments import positive_float, positive_int
 from planestrike_tui.commands.output import print_rows
 
 DEFAULT_EMULATOR_PORT = 15555  # outside 5555-5585, which the adb server scans for emulators
@@ -23,7 +23,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     def device_option(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--device", metavar="SERIAL",
                          help="HOST:PORT or USB serial (default: $PLANESTRIKE_DEVICE, else the last connected phone)")
-        sub.add_argument("--auth-timeout", type=float, default=30.0, metavar="S",
+        auth_timeout_option(sub)
+
+    def auth_timeout_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--auth-timeout", type=positive_float, default=30.0, metavar="S",
                          help="seconds to wait for 'Allow USB debugging?' to be accepted (default: 30)")
 
     sub = actions.add_parser("list", help="phones on USB and phones connected before")
@@ -31,8 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     sub = actions.add_parser("connect", help="connect to a phone over TCP and remember it as the default")
     sub.add_argument("address", metavar="HOST[:PORT]", help="the phone's address (port 5555 if omitted)")
-    sub.add_argument("--auth-timeout", type=float, default=30.0, metavar="S",
-                     help="seconds to wait for 'Allow USB debugging?' to be accepted (default: 30)")
+    auth_timeout_option(sub)
     sub.set_defaults(run=run_connect)
 
     sub = actions.add_parser("setup", help="install TFLite's benchmark_model on the phone and check it")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
-from planestrike_tui.commands.arguments import non_negative_int, positive_int
+from planestrike_tui.commands.arguments import (finite_float, non_negative_float, non_negative_int, positive_float,
+                                                positive_int)
 
 DEFAULT_OUT = Path("runs") / "train"
 
@@ -16,30 +16,6 @@ DEFAULT_OUT = Path("runs") / "train"
 # ones the user actually gave.
 _CONFIG_OPTIONS = ("games", "minutes", "batch_size", "lr", "gamma", "hit_reward", "miss_reward", "entropy",
                    "tried_mass_weight", "hidden", "seed")
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -66,8 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=positive_int, help="complete games per update (default: 512)")
     parser.add_argument("--lr", type=positive_float, help="Adam learning rate (default: 0.003)")
     parser.add_argument("--gamma", type=non_negative_float, help="discount of the reward-to-go (default: 0.5)")
-    parser.add_argument("--hit-reward", type=_number, help="reward for a hit (default: 1)")
-    parser.add_argument("--miss-reward", type=_number, help="reward for a miss (default: 0)")
+    parser.add_argument("--hit-reward", type=finite_float, help="reward for a hit (default: 1)")
+    parser.add_argument("--miss-reward", type=finite_float, help="reward for a miss (default: 0)")
     parser.add_argument("--entropy", type=non_negative_float, help="weight of the entropy bonus (default: 0.01)")
     parser.add_argument("--tried-mass-weight", type=non_negative_float,
                         help="weight of the loss term that keeps the raw softmax's mass off tried cells "
