@@ -8,7 +8,9 @@ import pytest
 
 from engine.rules import CELL_COUNT
 from training.config import TrainConfig
-from training.learner import advantages, init_train_state, move_objective, policy_gradient, rollout
+from assets import BUNDLED_CHECKPOINT
+from training.checkpoint import load_policy
+from training.learner import MoveBuffers, advantages, init_train_state, move_objective, policy_gradient, rollout
 from training.model import ModelConfig
 
 
@@ -63,3 +65,20 @@ def test_rollout_logits_are_the_networks_logits_on_each_board():
     played = (np.arange(CELL_COUNT)[:, None] < np.asarray(trajectories.lengths)[None, :]).reshape(-1)
     np.testing.assert_allclose(np.asarray(trajectories.logits).reshape(-1, CELL_COUNT)[played], np.asarray(raw)[played],
                                rtol=1e-5, atol=1e-5)
+
+
+def test_rows_left_in_the_buffers_by_earlier_rollouts_change_nothing():
+    """The trainer hands its rollout buffers from update to update. After a fresh policy's 64-move games, a trained
+    policy's short games leave rows there that the last backward block reads (the batch's longest game is not a
+    multiple of the block here): the gradient must not depend on them."""
+    config = TrainConfig(batch_size=32)
+    _, trained = load_policy(BUNDLED_CHECKPOINT)
+    trained = jax.tree_util.tree_map(jnp.asarray, trained)
+    earlier = rollout(init_train_state(config).params, jax.random.PRNGKey(3), config.batch_size)
+    filled = MoveBuffers(earlier.actions, earlier.hits, earlier.hidden, earlier.logits, earlier.log_normalisers)
+    on_filled = rollout(trained, jax.random.PRNGKey(5), config.batch_size, filled)
+    on_empty = rollout(trained, jax.random.PRNGKey(5), config.batch_size)
+    assert int(on_empty.lengths.max()) % 8 != 0  # so the last block reads rows no move of this batch wrote
+    gradients = [policy_gradient(config, trained, t) for t in (on_filled, on_empty)]
+    for a, b in zip(*(jax.tree_util.tree_leaves(g) for g in gradients)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -11,13 +11,14 @@ uninterrupted one on the same machine.
 One update:
 1. *Rollout*: ``batch_size`` games in lockstep (``env.step`` vmapped) inside a ``while_loop`` that stops when every
    game is finished. Actions are sampled from the softmax over untried cells by inverse CDF with one uniform
-   number per game and move (measured faster than ``jax.random.categorical``). The network's first layer is
-   updated incrementally, one struck cell at a time, and every layer's activations are kept
+   number per game and move, all drawn up front (measured faster than ``jax.random.categorical``). The network's
+   first layer is updated incrementally, one struck cell at a time, and every layer's activations are kept
    (``training/incremental_mlp.py``).
 2. *Returns*: reward per hit / miss, discounted reward-to-go, normalised over the batch's valid moves.
 3. *Gradient* of ``-A * log pi(a) - entropy_weight * H - tried_mass_weight * log M`` (M: the mass the raw, unmasked
-   softmax puts on untried cells), averaged over the valid moves: written out with respect to the logits, then
-   backpropagated from the stored activations in blocks of moves, up to the batch's longest game. With a
+   softmax puts on untried cells), averaged over the valid moves: written out with respect to the logits (reusing
+   the sampler's normaliser), then backpropagated from the stored activations in blocks of moves, up to the
+   batch's longest game, last block first. With a
    tried-mass weight, the ``-log M`` term is also applied to ``batch_size`` positions of random-play games
    (``tried_mass_gradient``, plain ``jax.grad``: one batch of boards, not a whole rollout).
 """
