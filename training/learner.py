@@ -212,19 +212,15 @@ def move_objective(config: TrainConfig, raw_logits, legal, action, advantage):
     return objective
 
 
-def move_objective_gradient(config: TrainConfig, raw_logits, legal, action, advantage, log_normaliser=None):
+def move_objective_gradient(config: TrainConfig, raw_logits, legal, action, advantage, log_normaliser):
     """The gradient of ``move_objective`` with respect to the raw logits, written out (one fused pass instead of
     autodiff's several over the [64, B, 64] logits): with p the masked softmax, log-probabilities l, entropy H and
     q the raw softmax, ``A (onehot(a) - p) - entropy * p (l + H) + tried_mass_weight * (p - q)``.
 
-    ``log_normaliser``: the rows' logsumexp over legal cells when the rollout already has it (then every row must
+    ``log_normaliser``: the rows' logsumexp over legal cells, as the rollout's sampler computed it (every row must
     have a legal cell). log p is capped at 0, so a row whose stored normaliser belongs to other legal cells (a move
     after its game ended, which the caller weights by 0) stays finite."""
-    if log_normaliser is None:
-        logits = masked_logits(raw_logits, legal)
-        log_normaliser = jax.nn.logsumexp(logits, axis=-1)
-    else:
-        logits = jnp.where(legal, raw_logits, _MASKED_LOGIT)
+    logits = jnp.where(legal, raw_logits, _MASKED_LOGIT)
     log_probs = jnp.minimum(logits - log_normaliser[..., None], 0.0)
     probs = jnp.exp(log_probs)
     entropy = -jnp.sum(probs * log_probs, axis=-1, keepdims=True)
