@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine.rules import CELL_COUNT
-from training.config import TrainConfig
 from assets import BUNDLED_CHECKPOINT
+from engine.rules import CELL_COUNT
 from training.checkpoint import load_policy
-from training.learner import MoveBuffers, advantages, init_train_state, move_objective, policy_gradient, rollout
+from training.config import TrainConfig
+from training.learner import advantages, init_train_state, move_objective, policy_gradient, rollout
 from training.model import ModelConfig
 
 
@@ -75,8 +75,7 @@ def test_rows_left_in_the_buffers_by_earlier_rollouts_change_nothing():
     _, trained = load_policy(BUNDLED_CHECKPOINT)
     trained = jax.tree_util.tree_map(jnp.asarray, trained)
     earlier = rollout(init_train_state(config).params, jax.random.PRNGKey(3), config.batch_size)
-    filled = MoveBuffers(earlier.actions, earlier.hits, earlier.hidden, earlier.logits, earlier.log_normalisers)
-    on_filled = rollout(trained, jax.random.PRNGKey(5), config.batch_size, filled)
+    on_filled = rollout(trained, jax.random.PRNGKey(5), config.batch_size, earlier.move_buffers())
     on_empty = rollout(trained, jax.random.PRNGKey(5), config.batch_size)
     assert int(on_empty.lengths.max()) % 8 != 0  # so the last block reads rows no move of this batch wrote
     gradients = [policy_gradient(config, trained, t) for t in (on_filled, on_empty)]

@@ -113,6 +113,10 @@ class Trajectories(NamedTuple):
     logits: jax.Array  # float32 [64, B, 64]: the raw (unmasked) logits at each move
     log_normalisers: jax.Array  # float32 [64, B]: logsumexp of each move's logits over its legal cells
 
+    def move_buffers(self) -> "MoveBuffers":
+        """The per-move arrays, for the next rollout to write into."""
+        return MoveBuffers(self.actions, self.hits, self.hidden, self.logits, self.log_normalisers)
+
 
 class MoveBuffers(NamedTuple):
     """Where a rollout writes what it keeps of each move: ``Trajectories``' per-move fields. A chunk of updates
@@ -344,9 +348,7 @@ class TrainChunk:
         updates, opt_state = make_optimizer(config).update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         mean_length = trajectories.lengths.mean(dtype=jnp.float32)
-        kept = MoveBuffers(trajectories.actions, trajectories.hits, trajectories.hidden, trajectories.logits,
-                           trajectories.log_normalisers)
-        return TrainState(params, opt_state, state.step + 1, state.rng_key), mean_length, kept
+        return TrainState(params, opt_state, state.step + 1, state.rng_key), mean_length, trajectories.move_buffers()
 
     def _run(self, state: TrainState, n: jax.Array, buffers: MoveBuffers):
         def body(i, carry):
