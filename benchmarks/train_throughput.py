@@ -7,9 +7,10 @@ from them each round, so their games have the same length (about 57 strikes). Th
 a trained policy (the bundled checkpoint, about 12 strikes a game), where finished games idle in the trainer's
 lockstep batch until the longest one ends.
 
-Compilation is excluded from both (each is warmed up first). The machine is shared and its load swings within
-seconds, so the two are measured alternately in three rounds and the medians reported; the load average is
-printed with the result. Prints one JSON object as its last line.
+Compilation is excluded from both (each is warmed up first). The machine is shared and its speed swings by 20-30%
+within seconds, so the two are measured in alternating slices of about half a second each, and each side's rate is
+its games over its time summed over all slices: both sample the same stretch of load. The per-slice ratios' middle
+half is printed as the spread, with the load average. Prints one JSON object as its last line.
 
     python benchmarks/train_throughput.py [--seconds 20]
 """
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +32,22 @@ from engine.rules import CELL_COUNT, PLACEMENT_COUNT, PLACEMENTS
 from training.config import TrainConfig
 from training.learner import TrainState, init_train_state, make_train_chunk, masked_logits
 from training.checkpoint import load_policy
+
+
+class Slice(NamedTuple):
+    """One side's share of a measurement: games played, seconds taken, strikes made."""
+
+    games: int
+    seconds: float
+    strikes: float
+
+    @property
+    def games_per_s(self) -> float:
+        return self.games / self.seconds
+
+    @property
+    def mean_length(self) -> float:
+        return self.strikes / self.games
 
 
 class ReferenceLoop:
@@ -62,7 +80,7 @@ class ReferenceLoop:
 
         self.forward, self.learn = forward, learn
 
-    def games_per_second(self, params, seconds: float) -> tuple[float, float]:
+    def play(self, params, seconds: float) -> Slice:
         """Every game starts from ``params``: the update is computed (and waited for) but not carried over, so the
         policy, and with it the game length, stays that of ``params`` however long the measurement runs."""
         opt_state = self.optimizer.init(params)
@@ -72,7 +90,7 @@ class ReferenceLoop:
             updated, _, length = self._one_game(params, opt_state)
             jax.block_until_ready(updated)
             games, strikes = games + 1, strikes + length
-        return games / (time.perf_counter() - start), strikes / games
+        return Slice(games, time.perf_counter() - start, strikes)
 
     def _one_game(self, params, opt_state):
         plane = PLACEMENTS.masks[self.rng.integers(PLACEMENT_COUNT)]
@@ -100,32 +118,34 @@ class ReferenceLoop:
         return params, opt_state, t
 
 
-def trainer_games_per_second(chunk, start: TrainState, batch_size: int, seconds: float) -> tuple[float, float]:
+def train(chunk, start: TrainState, batch_size: int, seconds: float) -> Slice:
     """Chunks of 4 updates, each from the same starting state, so the policy (and game length) stays fixed."""
-    games, lengths, began = 0, [], time.perf_counter()
+    games, strikes, began = 0, 0.0, time.perf_counter()
     while time.perf_counter() - began < seconds or games == 0:
         _, metrics = chunk(start, 4)
-        lengths.append(np.asarray(metrics.mean_lengths))
+        strikes += float(np.sum(metrics.mean_lengths[:4])) * batch_size
         games += 4 * batch_size
-    return games / (time.perf_counter() - began), float(np.mean(lengths))
+    return Slice(games, time.perf_counter() - began, strikes)
 
 
-def compare(reference: ReferenceLoop, chunk, state: TrainState, batch_size: int, seconds: float, rounds: int = 3) -> dict:
-    """Alternate short measurements of the two, so each pair sees the same machine load; report medians."""
-    pairs = []
-    for _ in range(rounds):
-        ref, ref_length = reference.games_per_second(state.params, seconds / rounds / 2)
-        mine, my_length = trainer_games_per_second(chunk, state, batch_size, seconds / rounds / 2)
-        pairs.append((ref, mine, mine / ref, ref_length, my_length))
-    ref, mine, ratio, ref_length, my_length = (float(np.median(column)) for column in zip(*pairs))
-    return {"reference_games_per_s": round(ref, 1), "trainer_games_per_s": round(mine), "ratio": round(ratio, 1),
-            "mean_length_reference": round(ref_length, 2), "mean_length_trainer": round(my_length, 2)}
+def compare(reference: ReferenceLoop, chunk, state: TrainState, batch_size: int, seconds: float,
+            slice_seconds: float = 0.5) -> dict:
+    """Alternate slices of the two for ``seconds`` in all; pool each side's games and time over its slices."""
+    pairs = [(reference.play(state.params, slice_seconds), train(chunk, state, batch_size, slice_seconds))
+             for _ in range(max(1, round(seconds / slice_seconds / 2)))]
+    ref, mine = (Slice(*(sum(column) for column in zip(*side))) for side in zip(*pairs))
+    low, high = np.percentile([b.games_per_s / a.games_per_s for a, b in pairs], [25, 75])
+    return {"reference_games_per_s": round(ref.games_per_s, 1), "trainer_games_per_s": round(mine.games_per_s),
+            "ratio": round(mine.games_per_s / ref.games_per_s, 1),
+            "ratio_middle_half_of_slices": [round(low, 1), round(high, 1)], "slices": len(pairs), "mean_length_reference": round(ref.mean_length, 2),
+            "mean_length_trainer": round(mine.mean_length, 2)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0,
-                        help="measuring time per case, fresh and trained, split over 3 alternating rounds (default: 20)")
+                        help="measuring time per case, fresh and trained, in alternating half-second slices "
+                             "(default: 20)")
     args = parser.parse_args()
 
     config = TrainConfig()
@@ -137,7 +157,7 @@ def main() -> None:
     reference = ReferenceLoop(config)
     chunk = make_train_chunk(config, 4)
     for state in (fresh, trained):  # compile everything first
-        reference.games_per_second(state.params, 0.1)
+        reference.play(state.params, 0.1)
         jax.block_until_ready(chunk(state, 4))
     fresh_result = compare(reference, chunk, fresh, config.batch_size, args.seconds)
     trained_result = compare(reference, chunk, trained, config.batch_size, args.seconds)
