@@ -9,7 +9,7 @@ import pytest
 
 from training.checkpoint import BEST_NAME, CheckpointError, load_checkpoint
 from training.config import TrainConfig
-from training.learner import init_train_state
+from training.learner import TRAINER_COMPILER_OPTIONS, init_train_state, supported_compiler_options
 from training.loop import LoopOptions, compiled_chunk, exact_mean_length, resume_config, train
 from training.model import ModelConfig
 
@@ -68,6 +68,14 @@ def test_chunks_of_any_size_reuse_one_compilation():
 def test_the_loop_compiles_its_chunk_once(tmp_path):
     train(SMALL, tmp_path, options=OPTIONS, handle_signals=False)
     assert compiled_chunk(SMALL).compiled._cache_size() == 1
+
+
+def test_an_xla_option_this_jaxlib_lacks_is_dropped_with_a_warning():
+    # Experimental XLA options come and go between jaxlib releases; one that is gone must not stop training.
+    with pytest.warns(RuntimeWarning, match="xla_cpu_option_from_another_release"):
+        options = supported_compiler_options((("xla_cpu_option_from_another_release", True),
+                                              *TRAINER_COMPILER_OPTIONS.items()))
+    assert options == TRAINER_COMPILER_OPTIONS  # this jaxlib takes the trainer's own
 
 
 def test_tensorboard_logs_are_readable(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ One update:
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -322,6 +323,23 @@ TRAINER_COMPILER_OPTIONS = {
 }
 
 
+@functools.cache
+def supported_compiler_options(options: tuple[tuple[str, object], ...]) -> dict:
+    """The options this jaxlib accepts, warning about each one it does not. XLA's experimental options come and
+    go between releases, and an unknown one fails every compilation; without it the trainer is slower, not
+    wrong. Each is tried on a one-op function (a few milliseconds, once per process)."""
+    supported = {}
+    for name, value in options:
+        try:
+            jax.jit(lambda x: x + 1, compiler_options={name: value}).lower(jnp.zeros(())).compile()
+        except jax.errors.JaxRuntimeError as error:
+            warnings.warn(f"this jaxlib does not take the XLA option {name} ({error}); the trainer runs without it, "
+                          "slower", RuntimeWarning, stacklevel=2)
+            continue
+        supported[name] = value
+    return supported
+
+
 class TrainChunk:
     """``chunk(state, n) -> (state, ChunkMetrics)``: ``n <= max_updates`` updates in one compiled call.
 
@@ -331,7 +349,8 @@ class TrainChunk:
 
     def __init__(self, config: TrainConfig, max_updates: int):
         self.config, self.max_updates = config, max_updates
-        self.compiled = jax.jit(self._run, donate_argnums=2, compiler_options=TRAINER_COMPILER_OPTIONS)
+        options = supported_compiler_options(tuple(TRAINER_COMPILER_OPTIONS.items()))
+        self.compiled = jax.jit(self._run, donate_argnums=2, compiler_options=options)
         self._buffers: MoveBuffers | None = None
 
     def __call__(self, state: TrainState, n) -> tuple[TrainState, ChunkMetrics]:
