@@ -18,6 +18,7 @@ half is printed as the spread, with the load average. Prints one JSON object as 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -30,7 +31,9 @@ import optax
 
 from engine.rules import CELL_COUNT, PLACEMENT_COUNT, PLACEMENTS
 from training.config import TrainConfig
-from training.learner import TrainState, init_train_state, make_train_chunk, masked_logits
+from training.incremental_mlp import dense_layers
+from training.learner import (BACKWARD_MOVES, TRAINER_COMPILER_OPTIONS, TrainState, init_train_state,
+                              make_train_chunk, masked_logits)
 from training.checkpoint import load_policy
 
 
@@ -61,7 +64,8 @@ class ReferenceLoop:
         @jax.jit
         def forward(params, board, uniform):
             # Its own inverse-CDF sampling (not the trainer's), so speeding up the trainer cannot move the baseline.
-            logits = masked_logits(model.apply({"params": params}, board, return_logits=True), board.reshape(1, -1) == 0)
+            raw = model.apply({"params": params}, board, return_logits=True)
+            logits = masked_logits(raw, board.reshape(1, -1) == 0)
             cdf = jnp.cumsum(jax.nn.softmax(logits[0]))
             return jnp.minimum(jnp.sum(cdf < uniform[0] * cdf[-1]), CELL_COUNT - 1)
 
@@ -129,16 +133,73 @@ def train(chunk, start: TrainState, batch_size: int, seconds: float) -> Slice:
 
 
 def compare(reference: ReferenceLoop, chunk, state: TrainState, batch_size: int, seconds: float,
-            slice_seconds: float = 0.5) -> dict:
-    """Alternate slices of the two for ``seconds`` in all; pool each side's games and time over its slices."""
-    pairs = [(reference.play(state.params, slice_seconds), train(chunk, state, batch_size, slice_seconds))
-             for _ in range(max(1, round(seconds / slice_seconds / 2)))]
-    ref, mine = (Slice(*(sum(column) for column in zip(*side))) for side in zip(*pairs))
-    low, high = np.percentile([b.games_per_s / a.games_per_s for a, b in pairs], [25, 75])
-    return {"reference_games_per_s": round(ref.games_per_s, 1), "trainer_games_per_s": round(mine.games_per_s),
-            "ratio": round(mine.games_per_s / ref.games_per_s, 1),
-            "ratio_middle_half_of_slices": [round(low, 1), round(high, 1)], "slices": len(pairs), "mean_length_reference": round(ref.mean_length, 2),
-            "mean_length_trainer": round(mine.mean_length, 2)}
+            products: "ProductsOnly | None" = None, slice_seconds: float = 0.5) -> dict:
+    """Alternate slices of the reference loop and the trainer (and of the products-only skeleton, when given), half
+    a second each, for ``seconds`` of the first two in all; pool each side's games and time over its slices."""
+    sides = {"reference": lambda: reference.play(state.params, slice_seconds),
+             "trainer": lambda: train(chunk, state, batch_size, slice_seconds)}
+    if products is not None:
+        sides["products"] = lambda: products.play(slice_seconds)
+    rounds = [{name: measure() for name, measure in sides.items()}
+              for _ in range(max(1, round(seconds / slice_seconds / 2)))]
+    pooled = {name: Slice(*(sum(column) for column in zip(*(one[name] for one in rounds)))) for name in sides}
+    ref, mine = pooled["reference"], pooled["trainer"]
+    low, high = np.percentile([one["trainer"].games_per_s / one["reference"].games_per_s for one in rounds], [25, 75])
+    result = {"reference_games_per_s": round(ref.games_per_s, 1), "trainer_games_per_s": round(mine.games_per_s),
+              "ratio": round(mine.games_per_s / ref.games_per_s, 1),
+              "ratio_middle_half_of_slices": [round(low, 1), round(high, 1)], "slices": len(rounds),
+              "mean_length_reference": round(ref.mean_length, 2), "mean_length_trainer": round(mine.mean_length, 2)}
+    if products is not None:
+        result["products_only_games_per_s"] = round(pooled["products"].games_per_s)
+        result["products_only_ratio"] = round(pooled["products"].games_per_s / ref.games_per_s, 1)
+    return result
+
+
+class ProductsOnly:
+    """The trainer's matrix products for one fresh update, and nothing else: 64 moves of the rollout (every layer
+    above the incrementally updated first one, and the sampler's CDF), then the backward pass in blocks (each such
+    layer's kernel gradient and the product through it, and the later-move sums), with the trainer's shapes and
+    compiler options and only a sum between them to chain them. Its games/s is a ceiling for the trainer's
+    algorithm on this machine at this moment, and over the reference loop's rate, the best ratio it could show."""
+
+    def __init__(self, config: TrainConfig, params):
+        kernels = [layer["kernel"] for layer in dense_layers(params)][1:]
+        self.batch_size = config.batch_size
+        rows = config.batch_size * BACKWARD_MOVES
+        triangle = jnp.triu(jnp.ones((CELL_COUNT, CELL_COUNT), jnp.float32))
+        later = jnp.triu(jnp.ones((BACKWARD_MOVES, BACKWARD_MOVES), jnp.float32), k=1)
+
+        @functools.partial(jax.jit, compiler_options=TRAINER_COMPILER_OPTIONS)
+        def update(first_hidden, block_rows):
+            def move(_, x):  # each move's products depend on the last move's, as in the rollout
+                for kernel in kernels:
+                    x = x @ kernel
+                return first_hidden + 1e-6 * (x @ triangle).sum()
+
+            carried = jax.lax.fori_loop(0, CELL_COUNT, move, first_hidden)
+
+            def block(_, total):
+                grad = block_rows[-1] + total  # [rows, 64]: the logits' gradient
+                for kernel, below in zip(reversed(kernels), reversed(block_rows[:-1])):
+                    total = total + 1e-6 * (below.T @ grad).sum()
+                    grad = grad @ kernel.T
+                return total + 1e-6 * (later @ grad.reshape(BACKWARD_MOVES, -1)).sum()
+
+            return jax.lax.fori_loop(0, CELL_COUNT // BACKWARD_MOVES, block, carried.sum())
+
+        widths = [kernel.shape[0] for kernel in kernels] + [CELL_COUNT]
+        self.inputs = (jnp.full((config.batch_size, widths[0]), 0.01, jnp.float32),
+                       [jnp.full((rows, width), 0.01, jnp.float32) for width in widths])
+        self.update = update
+        self.play(0.0)  # compile
+
+    def play(self, seconds: float) -> Slice:
+        updates, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds or updates == 0:
+            self.update(*self.inputs).block_until_ready()
+            updates += 1
+        games = updates * self.batch_size
+        return Slice(games, time.perf_counter() - began, float(games * CELL_COUNT))
 
 
 def main() -> None:
@@ -159,7 +220,7 @@ def main() -> None:
     for state in (fresh, trained):  # compile everything first
         reference.play(state.params, 0.1)
         jax.block_until_ready(chunk(state, 4))
-    fresh_result = compare(reference, chunk, fresh, config.batch_size, args.seconds)
+    fresh_result = compare(reference, chunk, fresh, config.batch_size, args.seconds, ProductsOnly(config, fresh.params))
     trained_result = compare(reference, chunk, trained, config.batch_size, args.seconds)
 
     result = {

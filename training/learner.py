@@ -42,9 +42,9 @@ from training.model import init_params
 # exp() underflows to exactly 0 probability.
 _MASKED_LOGIT = -1e9
 # Moves per block of the backward pass (divides 64).
-_BACKWARD_MOVES = 8
+BACKWARD_MOVES = 8
 # later = _LATER_IN_BLOCK @ per-move rows: row t sums the block's moves after t.
-_LATER_IN_BLOCK = jnp.triu(jnp.ones((_BACKWARD_MOVES, _BACKWARD_MOVES), jnp.float32), k=1)
+_LATER_IN_BLOCK = jnp.triu(jnp.ones((BACKWARD_MOVES, BACKWARD_MOVES), jnp.float32), k=1)
 # cdf = weights @ _CUMULATIVE: column j sums cells 0..j.
 _CUMULATIVE = jnp.triu(jnp.ones((CELL_COUNT, CELL_COUNT), jnp.float32))
 # fold_in data that derives the tried-mass term's random-play boards from an update's key (the rollout splits it).
@@ -239,7 +239,7 @@ def policy_gradient(config: TrainConfig, params, trajectories: Trajectories):
     """Gradient of the REINFORCE loss (plus entropy bonus) averaged over the batch's valid moves, backpropagated
     from the activations the rollout stored (``training/incremental_mlp.py``).
 
-    It runs over blocks of ``_BACKWARD_MOVES`` moves, up to the batch's longest game only (a trained policy's games
+    It runs over blocks of ``BACKWARD_MOVES`` moves, up to the batch's longest game only (a trained policy's games
     end after a dozen strikes, and a block's activations stay in the CPU cache), from the last block to the first:
     the first kernel's gradient needs, for each strike, the sum of the pre-activation gradients of all later
     moves, which is carried from block to block."""
@@ -249,16 +249,16 @@ def policy_gradient(config: TrainConfig, params, trajectories: Trajectories):
     scale = jnp.where(valid, -1.0 / valid.sum(), 0.0)  # the loss is -mean over valid moves of the objective
     # The value each move's strike left on its cell (0 for moves after the game ended). [64, B]
     struck_values = jnp.take_along_axis(trajectories.final_boards, trajectories.actions.T, axis=1).T * valid
-    blocks = (trajectories.lengths.max() + _BACKWARD_MOVES - 1) // _BACKWARD_MOVES
+    blocks = (trajectories.lengths.max() + BACKWARD_MOVES - 1) // BACKWARD_MOVES
 
     def block_gradient(i, carry):
         total, after_block = carry  # after_block: [B, H1], the pre-activation gradients summed over later blocks
-        start = (blocks - 1 - i) * _BACKWARD_MOVES
+        start = (blocks - 1 - i) * BACKWARD_MOVES
 
-        def take(x):  # moves start .. start + _BACKWARD_MOVES of a [64, B, ...] array
-            return jax.lax.dynamic_slice_in_dim(x, start, _BACKWARD_MOVES)
+        def take(x):  # moves start .. start + BACKWARD_MOVES of a [64, B, ...] array
+            return jax.lax.dynamic_slice_in_dim(x, start, BACKWARD_MOVES)
 
-        moves = start + jnp.arange(_BACKWARD_MOVES)
+        moves = start + jnp.arange(BACKWARD_MOVES)
         legal = struck[None, :, :] >= moves[:, None, None]  # untried before each move
         logit_grads = take(scale)[..., None] * move_objective_gradient(
             config, take(trajectories.logits), legal, take(trajectories.actions), take(advantage),
@@ -266,7 +266,7 @@ def policy_gradient(config: TrainConfig, params, trajectories: Trajectories):
         rows = lambda x: x.reshape(-1, x.shape[-1])  # noqa: E731  [moves, B, W] -> [moves * B, W]
         upper, pre_grads = incremental_mlp.backward(layers, [rows(take(h)) for h in trajectories.hidden],
                                                     rows(logit_grads))
-        per_move = pre_grads.reshape(_BACKWARD_MOVES, -1, pre_grads.shape[-1])
+        per_move = pre_grads.reshape(BACKWARD_MOVES, -1, pre_grads.shape[-1])
         later = jnp.einsum("ts,sbh->tbh", _LATER_IN_BLOCK, per_move) + after_block  # sum over moves after each
         first_kernel = incremental_mlp.first_kernel_gradient(
             layers[0]["kernel"], take(trajectories.actions).reshape(-1), take(struck_values).reshape(-1), rows(later))
