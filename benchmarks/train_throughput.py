@@ -10,7 +10,10 @@ lockstep batch until the longest one ends.
 Compilation is excluded from both (each is warmed up first). The machine is shared and its speed swings by 20-30%
 within seconds, so the two are measured in alternating slices of about half a second each, and each side's rate is
 its games over its time summed over all slices: both sample the same stretch of load. The per-slice ratios' middle
-half is printed as the spread, with the load average. Prints one JSON object as its last line.
+half is printed as the spread, with the load average. With the fresh policy a third side runs in the same slices:
+the trainer's matrix products alone (``ProductsOnly``), whose rate is the ceiling of the trainer's algorithm on this
+machine at that moment (``products_only_ratio``: the best ratio it could show). Prints one JSON object as its last
+line.
 
     python benchmarks/train_throughput.py [--seconds 20]
 """
