@@ -65,8 +65,8 @@ def step(state: State, action: jax.Array) -> tuple[State, jax.Array]:
     leaves the state unchanged and is not a hit (callers choose from ``legal_action_mask``; the engine's ``Game``
     raises instead, which a jitted function cannot).
     """
+    legal = state.legal_action_mask[action]
     cell = state.board[action]
-    legal = (cell == UNTRIED) & ~state.finished
     hit = legal & PLACEMENT_MASKS[state.placement, action]
     # One element written in place (an illegal strike writes the cell's own value back): under vmap in the
     # trainer's loop, a scatter of one value per game costs about a tenth of a select over every cell.
