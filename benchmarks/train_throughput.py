@@ -35,9 +35,13 @@ import optax
 from engine.rules import CELL_COUNT, PLACEMENT_COUNT, PLACEMENTS
 from training.config import TrainConfig
 from training.incremental_mlp import dense_layers
-from training.learner import (BACKWARD_MOVES, TRAINER_COMPILER_OPTIONS, TrainState, init_train_state,
-                              make_train_chunk, masked_logits)
+from training.learner import (BACKWARD_MOVES, TrainState, init_train_state, make_train_chunk, masked_logits,
+                              trainer_compiler_options)
 from training.checkpoint import load_policy
+
+
+# Updates per call of the trainer's compiled chunk (its ``max_updates``, so every entry of its metrics is valid).
+UPDATES_PER_CALL = 4
 
 
 class Slice(NamedTuple):
@@ -126,12 +130,12 @@ class ReferenceLoop:
 
 
 def train(chunk, start: TrainState, batch_size: int, seconds: float) -> Slice:
-    """Chunks of 4 updates, each from the same starting state, so the policy (and game length) stays fixed."""
+    """Chunks of updates, each from the same starting state, so the policy (and game length) stays fixed."""
     games, strikes, began = 0, 0.0, time.perf_counter()
     while time.perf_counter() - began < seconds or games == 0:
-        _, metrics = chunk(start, 4)
-        strikes += float(np.sum(metrics.mean_lengths[:4])) * batch_size
-        games += 4 * batch_size
+        _, metrics = chunk(start, UPDATES_PER_CALL)
+        strikes += float(np.sum(metrics.mean_lengths)) * batch_size
+        games += UPDATES_PER_CALL * batch_size
     return Slice(games, time.perf_counter() - began, strikes)
 
 
@@ -172,7 +176,7 @@ class ProductsOnly:
         triangle = jnp.triu(jnp.ones((CELL_COUNT, CELL_COUNT), jnp.float32))
         later = jnp.triu(jnp.ones((BACKWARD_MOVES, BACKWARD_MOVES), jnp.float32), k=1)
 
-        @functools.partial(jax.jit, compiler_options=TRAINER_COMPILER_OPTIONS)
+        @functools.partial(jax.jit, compiler_options=trainer_compiler_options())
         def update(first_hidden, block_rows):
             def move(_, x):  # each move's products depend on the last move's, as in the rollout
                 for kernel in kernels:
@@ -219,10 +223,10 @@ def main() -> None:
                              opt_state=optax.adam(config.learning_rate).init(trained_params))
 
     reference = ReferenceLoop(config)
-    chunk = make_train_chunk(config, 4)
+    chunk = make_train_chunk(config, UPDATES_PER_CALL)
     for state in (fresh, trained):  # compile everything first
         reference.play(state.params, 0.1)
-        jax.block_until_ready(chunk(state, 4))
+        jax.block_until_ready(chunk(state, UPDATES_PER_CALL))
     fresh_result = compare(reference, chunk, fresh, config.batch_size, args.seconds, ProductsOnly(config, fresh.params))
     trained_result = compare(reference, chunk, trained, config.batch_size, args.seconds)
 

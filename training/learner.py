@@ -340,6 +340,11 @@ def supported_compiler_options(options: tuple[tuple[str, object], ...]) -> dict:
     return supported
 
 
+def trainer_compiler_options() -> dict:
+    """``TRAINER_COMPILER_OPTIONS`` less any the installed jaxlib does not take."""
+    return supported_compiler_options(tuple(TRAINER_COMPILER_OPTIONS.items()))
+
+
 class TrainChunk:
     """``chunk(state, n) -> (state, ChunkMetrics)``: ``n <= max_updates`` updates in one compiled call.
 
@@ -349,8 +354,7 @@ class TrainChunk:
 
     def __init__(self, config: TrainConfig, max_updates: int):
         self.config, self.max_updates = config, max_updates
-        options = supported_compiler_options(tuple(TRAINER_COMPILER_OPTIONS.items()))
-        self.compiled = jax.jit(self._run, donate_argnums=2, compiler_options=options)
+        self.compiled = jax.jit(self._run, donate_argnums=2, compiler_options=trainer_compiler_options())
         self._buffers: MoveBuffers | None = None
 
     def __call__(self, state: TrainState, n) -> tuple[TrainState, ChunkMetrics]:
