@@ -315,7 +315,7 @@ class ChunkMetrics(NamedTuple):
 # - XLA:CPU's own (Eigen) matrix products instead of YNNPACK's: YNNPACK ran the rollout's [512 x 128] @ [128 x 64]
 #   products at half Eigen's speed; the whole update is about 12% faster without it. It changes rounding only.
 # - Region analysis in copy insertion: without it, XLA copies loop-carried arrays at every move (the rollout's
-#   [512 x 128] first-layer pre-activation among them) because it cannot prove the in-place update safe. 5-10%
+#   [512 x 128] first-layer pre-activation among them) because it cannot prove the in-place update safe. 4-10%
 #   faster, bit-identical results.
 TRAINER_COMPILER_OPTIONS = {
     "xla_cpu_experimental_ynn_fusion_type": "",
