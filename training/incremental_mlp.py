@@ -58,9 +58,21 @@ def backward(layers: list[dict], hidden: list[jax.Array], logit_grads: jax.Array
     ``first_kernel_gradient``)."""
     grads, upstream = [], logit_grads
     for layer, below in zip(reversed(layers[1:]), reversed(hidden)):
-        grads.append({"kernel": below.T @ upstream, "bias": upstream.sum(axis=0)})
+        grads.append({"kernel": _kernel_gradient(below, upstream), "bias": upstream.sum(axis=0)})
         upstream = (upstream @ layer["kernel"].T) * (below > 0)  # through the layer, then the relu below it
     return grads[::-1], upstream
+
+
+def _kernel_gradient(below: jax.Array, upstream: jax.Array) -> jax.Array:
+    """``below.T @ upstream`` over N stored moves ([N, H] and [N, W]: a [H, W] result).
+
+    XLA:CPU's (Eigen's) product spreads such a product (a small result, a long contraction) over both threads only
+    when the result is wider than tall. So the second kernel's [128 x 64] gradient is computed as its [64 x 128]
+    transpose and transposed back: that product about 30% faster, a whole update about 5% (measured here). The
+    barrier keeps XLA from folding the two transposes back into the slower form. It changes the rounding only."""
+    if below.shape[1] > upstream.shape[1]:
+        return jax.lax.optimization_barrier(upstream.T @ below).T
+    return below.T @ upstream
 
 
 def first_kernel_gradient(kernel: jax.Array, cells: jax.Array, values: jax.Array, later_sums: jax.Array) -> jax.Array:
