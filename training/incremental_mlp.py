@@ -9,7 +9,7 @@ same numbers):
    rollout keeps it up to date with a gather and an add instead of a [64 x 128] matrix product per move.
 2. *Backward pass from stored activations.* The rollout keeps every layer's activations, so the gradient needs no
    second forward pass, and it runs as large matrix products over many moves of the whole batch at once (the
-   learner feeds it blocks of 8 moves). The first kernel's gradient comes from the strikes, not the boards.
+   learner feeds it blocks of a few moves). The first kernel's gradient comes from the strikes, not the boards.
 
 Together they cut the training arithmetic per move from about 74k to 37k multiply-adds for the reference shape.
 A test checks the gradient against ``jax.grad`` of the same loss written plainly with ``model.apply``.

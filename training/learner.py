@@ -41,8 +41,9 @@ from training.model import init_params
 # Logit given to tried cells: finite (so 0 * log p stays 0 and gradients stay finite), and low enough that
 # exp() underflows to exactly 0 probability.
 _MASKED_LOGIT = -1e9
-# Moves per block of the backward pass (divides 64).
-BACKWARD_MOVES = 8
+# Moves per block of the backward pass (divides 64). Measured against 8 with the kernel gradients as they are now:
+# 4% faster per update with fresh games, 17% with trained ones (the backward stops nearer the longest game).
+BACKWARD_MOVES = 4
 # later = _LATER_IN_BLOCK @ per-move rows: row t sums the block's moves after t.
 _LATER_IN_BLOCK = jnp.triu(jnp.ones((BACKWARD_MOVES, BACKWARD_MOVES), jnp.float32), k=1)
 # cdf = weights @ _CUMULATIVE: column j sums cells 0..j.
