@@ -77,11 +77,11 @@ def test_rows_left_in_the_buffers_by_earlier_rollouts_change_nothing():
     earlier = rollout(init_train_state(config).params, jax.random.PRNGKey(3), config.batch_size)
     # The first key whose batch's longest game is not a multiple of the block, so the last block reads rows no move
     # of this batch wrote (which key that is depends on the bundled policy).
-    key = next((key for key in map(jax.random.PRNGKey, range(5, 50))
-                if int(rollout(trained, key, config.batch_size).lengths.max()) % BACKWARD_MOVES != 0), None)
-    assert key is not None
+    candidates = ((key, rollout(trained, key, config.batch_size)) for key in map(jax.random.PRNGKey, range(5, 50)))
+    key, on_empty = next(((key, played) for key, played in candidates
+                          if int(played.lengths.max()) % BACKWARD_MOVES != 0), (None, None))
+    assert on_empty is not None
     on_filled = rollout(trained, key, config.batch_size, earlier.move_buffers())
-    on_empty = rollout(trained, key, config.batch_size)
     gradients = [policy_gradient(config, trained, t) for t in (on_filled, on_empty)]
     for a, b in zip(*(jax.tree_util.tree_leaves(g) for g in gradients)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
