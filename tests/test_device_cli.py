@@ -84,9 +84,9 @@ def test_mistakes_get_one_line_with_advice(environment, arguments, message):
 
 
 @pytest.mark.parametrize("action, value, message", [
-    (["connect", "127.0.0.1"], "nan", "expected a finite number, got 'nan'"),
-    (["connect", "127.0.0.1"], "0", "must be more than 0, got 0"),
-    (["setup"], "-1", "must be more than 0, got -1"),
+    (["connect", "127.0.0.1"], "nan", "must be a number more than 0 and at most 3600, got 'nan'"),
+    (["connect", "127.0.0.1"], "0", "must be a number more than 0 and at most 3600, got 0"),
+    (["setup"], "-1", "must be a number more than 0 and at most 3600, got -1"),
 ])
 def test_auth_timeout_must_be_a_positive_number(environment, action, value, message):
     result = planestrike(environment, "device", *action, "--auth-timeout", value, timeout=60)

@@ -77,7 +77,7 @@ async def test_a_training_error_is_shown_and_the_app_keeps_running():
         await pilot.click("#start")
         await wait_until(pilot, lambda: screen.job is None and text_of(screen, "#outcome"), "the failure")
         assert text_of(screen, "#outcome") == (
-            "Training failed: argument --games: must be at least 1, got 0 "
+            "Training failed: argument --games: must be a whole number from 1 to 10,000,000,000, got 0 "
             "(see 'planestrike train --help')"
         )
         assert screen.query_one("#outcome").has_class("-error")

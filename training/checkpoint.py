@@ -18,7 +18,7 @@ import numpy as np
 from engine.errors import PlanestrikeError
 from engine.files import write_atomically
 from training.config import TrainConfig
-from training.model import ModelConfig
+from training.config import ModelConfig
 
 CHECKPOINT_NAME = "checkpoint.msgpack"  # the latest state of a run: what --resume and flax:DIR read
 BEST_NAME = "best.msgpack"  # the run's best exactly-evaluated state: what gets bundled

@@ -1,11 +1,69 @@
-"""Everything that defines a training run, in one dataclass stored inside every checkpoint."""
+"""Everything that defines a training run, in one dataclass stored inside every checkpoint, with its ranges.
+
+Light on purpose (standard library and ``engine`` only): the command line reads the ranges below to build its
+arguments and help, and the checkpoint loader applies the very same rules to what a file says, so a crafted or
+damaged checkpoint is refused with the field's name instead of crashing JAX.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 
-from training.model import ModelConfig
+from engine.limits import SEED, NumberRange, OutOfRange, WholeRange
+
+# The ranges. Each is generous for real use and small enough that one update stays bounded in memory (the
+# rollout keeps every move's activations: about 60 KB per game at the default widths) and in time.
+HIDDEN_LAYERS = WholeRange(1, 4)
+HIDDEN_WIDTH = WholeRange(1, 512)
+BATCH_SIZE = WholeRange(1, 8192)
+LEARNING_RATE = NumberRange(0, 1, above_low=True)
+GAMMA = NumberRange(0, 1)
+REWARD = NumberRange(-100, 100)
+ENTROPY = NumberRange(0, 10)
+TRIED_MASS_WEIGHT = NumberRange(0, 100)
+GAMES = WholeRange(1, 10_000_000_000)  # about ten days at 12,000 games/s
+MINUTES = NumberRange(0, 60 * 24 * 30, above_low=True)  # 30 days
+
+
+class ConfigError(OutOfRange):
+    """A training setting outside its range; the message starts with the setting's name."""
+
+
+def _checked(name: str, limits: WholeRange | NumberRange, value: object) -> None:
+    try:
+        limits.check(value)
+    except OutOfRange as error:
+        raise ConfigError(f"{name} {error}") from None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network. The default is the reference: 64 -> 128 relu -> 64 relu -> 64 -> softmax."""
+
+    hidden: tuple[int, ...] = (128, 64)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hidden, tuple):
+            raise ConfigError(f"hidden must be a list of layer widths, got {self.hidden!r:.40}")
+        _checked("the number of hidden layers", HIDDEN_LAYERS, len(self.hidden))
+        for width in self.hidden:
+            _checked("a hidden layer width", HIDDEN_WIDTH, width)
+
+    def to_dict(self) -> dict:
+        return {"hidden": list(self.hidden)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> "ModelConfig":
+        if not isinstance(data, dict) or not isinstance(data.get("hidden"), (list, tuple)) or set(data) != {"hidden"}:
+            raise ConfigError(f"model must be {{'hidden': [widths]}}, got {data!r:.60}")
+        return cls(hidden=tuple(data["hidden"]))
+
+    def build(self):
+        """The Flax module (``training.model``; imports Flax)."""
+        from training.model import PolicyGradient
+
+        return PolicyGradient(hidden=self.hidden)
 
 
 @dataclass(frozen=True)
@@ -16,6 +74,8 @@ class TrainConfig:
     reward-to-go with ``gamma``), with a whole batch of complete games per update, the return normalised over the
     batch's valid steps as the advantage, an optional entropy bonus, an optional term that keeps the raw softmax's
     mass off tried cells, and Adam. ``docs/training.md`` records how the defaults were chosen.
+
+    Every field is checked against its range when the config is built (``ConfigError``).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -31,6 +91,14 @@ class TrainConfig:
     seed: int = 0
     games: int | None = 1_500_000  # budget in games (rounded up to whole updates); None: no games budget
     minutes: float | None = None  # budget in wall-clock minutes of training; None: no time budget
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, ModelConfig):
+            raise ConfigError(f"model must be a ModelConfig, got {self.model!r:.40}")
+        for name, limits in RANGES.items():
+            value = getattr(self, name)
+            if value is not None or name not in ("games", "minutes"):
+                _checked(name, limits, value)
 
     @property
     def updates(self) -> int | None:
@@ -54,11 +122,14 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: object) -> "TrainConfig":
+        """The config a checkpoint records, every field checked (``ConfigError`` names the first bad one)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"the training config must be a mapping, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown training settings {sorted(unknown)}")
+            raise ConfigError(f"unknown training settings {sorted(map(str, unknown))}")
         # Checkpoints written before the tried-mass term existed were trained without it.
         values = {"tried_mass_weight": 0.0, **data}
         if "model" in values:
@@ -67,3 +138,11 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+# Field -> range; ``games`` and ``minutes`` may also be None (no such budget).
+RANGES: dict[str, WholeRange | NumberRange] = {
+    "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "gamma": GAMMA, "hit_reward": REWARD,
+    "miss_reward": REWARD, "entropy": ENTROPY, "tried_mass_weight": TRIED_MASS_WEIGHT, "seed": SEED,
+    "games": GAMES, "minutes": MINUTES,
+}

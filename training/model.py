@@ -7,30 +7,13 @@ input ``[B, 8, 8]`` float32 boards (0 untried, 1 hit, -1 miss), output ``[B, 64]
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from engine.rules import BOARD_SIZE, CELL_COUNT
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Shape of the network. The default is the reference: 64 -> 128 relu -> 64 relu -> 64 -> softmax."""
-
-    hidden: tuple[int, ...] = (128, 64)
-
-    def to_dict(self) -> dict:
-        return {"hidden": list(self.hidden)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        return cls(hidden=tuple(int(h) for h in data["hidden"]))
-
-    def build(self) -> "PolicyGradient":
-        return PolicyGradient(hidden=self.hidden)
+from training.config import ModelConfig  # noqa: F401  (re-exported: the shape lives with the run's config)
 
 
 class PolicyGradient(nn.Module):

@@ -1,45 +1,51 @@
-"""Argument types shared by the subcommands: each rejects bad input with a message argparse prints as one line."""
+"""Argument types shared by the subcommands: each rejects bad input with a message argparse prints as one line.
+
+The ranges themselves live with what they protect (``engine.limits``, ``training.config``); these only adapt
+them to argparse, so ``--games -5`` and ``--games 0`` get the same rule in the same words.
+"""
+
+from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.limits import NumberRange, OutOfRange, WholeRange
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+def whole_number(limits: WholeRange) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return limits.parse(text)
+        except OutOfRange as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = "whole number"  # argparse names the type in some messages
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1, got 0")
-    return value
+def number(limits: NumberRange) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return limits.parse(text)
+        except OutOfRange as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = "number"
+    return parse
 
 
-def finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+def path(text: str) -> Path:
+    """A file or directory argument: an empty one would silently mean the current directory."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a file or directory name")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("contains a NUL character, which no file name can hold")
+    return Path(text)
 
 
-def positive_float(text: str) -> float:
-    value = finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+def limit_help(limits: WholeRange | NumberRange) -> str:
+    """The range as the help texts show it: ``1-1,000,000``."""
+    if isinstance(limits, WholeRange):
+        return f"{limits.low:,}-{limits.high:,}"
+    return f"{'>' if limits.above_low else ''}{limits.low:g}-{limits.high:g}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from planestrike_tui.commands.arguments import non_negative_int, positive_int
+from engine.limits import COMPARE_BOARDS, SEED
+from planestrike_tui.commands.arguments import limit_help, whole_number
 
 
 def agent_list(text: str) -> tuple[str, ...]:
@@ -25,8 +26,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--agents", type=agent_list, default=("flax", "tflite"), metavar="SPEC,SPEC,...",
                         help="agents to compare, any --agent spec (default: flax,tflite)")
-    parser.add_argument("--boards", type=positive_int, default=1000, metavar="N", help="boards to compare on (default: 1000)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S", help="seed for the boards (default: 0)")
+    parser.add_argument("--boards", type=whole_number(COMPARE_BOARDS), default=1000, metavar="N",
+                        help=f"boards to compare on, {limit_help(COMPARE_BOARDS)} (default: 1000)")
+    parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
+                        help=f"seed for the boards, {limit_help(SEED)} (default: 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(run=run)
 

@@ -7,10 +7,15 @@ import json
 import sys
 import time
 
-from planestrike_tui.commands.arguments import positive_float, positive_int
+from engine.limits import NumberRange, WholeRange
+from planestrike_tui.commands.arguments import number, whole_number
 from planestrike_tui.commands.output import print_rows
 
 DEFAULT_EMULATOR_PORT = 15555  # outside 5555-5585, which the adb server scans for emulators
+AUTH_TIMEOUT_S = NumberRange(0, 3600, above_low=True)
+BENCH_MOVES = WholeRange(1, 100_000)
+PHONE_THREADS = WholeRange(1, 64)
+LISTEN_PORT = WholeRange(0, 65535)  # 0: any free port
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -26,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         auth_timeout_option(sub)
 
     def auth_timeout_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--auth-timeout", type=positive_float, default=30.0, metavar="S",
+        sub.add_argument("--auth-timeout", type=number(AUTH_TIMEOUT_S), default=30.0, metavar="S",
                          help="seconds to wait for 'Allow USB debugging?' to be accepted (default: 30)")
 
     sub = actions.add_parser("list", help="phones on USB and phones connected before")
@@ -59,8 +64,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--model", metavar="MODEL", help="a .tflite file (default: the bundled model)")
     sub.add_argument("--runner", choices=("benchmark_model", "persistent"), default="benchmark_model",
                      help="benchmark_model (default; one process per move) or persistent (docs/device-protocol.md)")
-    sub.add_argument("--moves", type=positive_int, default=20, help="boards to evaluate (default: 20)")
-    sub.add_argument("--threads", type=positive_int, default=1, help="CPU threads on the phone (default: 1)")
+    sub.add_argument("--moves", type=whole_number(BENCH_MOVES), default=20, help="boards to evaluate (default: 20)")
+    sub.add_argument("--threads", type=whole_number(PHONE_THREADS), default=1, help="CPU threads on the phone (default: 1)")
     sub.add_argument("--delegate", choices=("cpu", "xnnpack", "gpu", "nnapi"), default="cpu",
                      help="benchmark_model delegate (default: cpu)")
     sub.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -71,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "with a stand-in benchmark_model (desktop LiteRT) installed. Its shell runs real "
                              "processes on this computer, in that folder.")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    sub.add_argument("--port", type=int, default=DEFAULT_EMULATOR_PORT,
+    sub.add_argument("--port", type=whole_number(LISTEN_PORT), default=DEFAULT_EMULATOR_PORT,
                      help=f"port to listen on, 0 for any free one (default: {DEFAULT_EMULATOR_PORT})")
     sub.add_argument("--accept-all-keys", action="store_true",
                      help="trust every computer that connects, as if 'Always allow' had been tapped")

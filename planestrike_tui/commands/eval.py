@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from planestrike_tui.commands.arguments import non_negative_int, positive_int
+from engine.limits import EVAL_GAMES, SEED
+from planestrike_tui.commands.arguments import limit_help, whole_number
 from planestrike_tui.commands.output import print_rows
 
 
@@ -20,8 +21,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--agent", default="hunter", metavar="SPEC",
                         help="random, hunter, flax[:CHECKPOINT], tflite[:MODEL], device:SERIAL[:MODEL] (default: hunter)")
-    parser.add_argument("--games", type=positive_int, default=1000, help="games to play (default: 1000)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for the boards and the agent (default: 0)")
+    parser.add_argument("--games", type=whole_number(EVAL_GAMES), default=1000, metavar="N",
+                        help=f"games to play, {limit_help(EVAL_GAMES)} (default: 1000)")
+    parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
+                        help=f"seed for the boards and the agent, {limit_help(SEED)} (default: 0)")
     parser.add_argument("--placements", choices=PLACEMENT_KINDS, default="uniform",
                         help="uniform, as the app draws planes, or legacy, the original trainer's biased draw")
     parser.add_argument("--exact", action="store_true",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from planestrike_tui.commands.arguments import non_negative_int
+from engine.limits import SEED
+from planestrike_tui.commands.arguments import limit_help, whole_number
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -19,8 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="flax, tflite, hunter, random or device:SERIAL (default: flax, the bundled model)")
     parser.add_argument("--model", type=Path, metavar="FILE",
                         help="a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="seed for the planes and the random agent (default: 0)")
+    parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
+                        help=f"seed for the planes and the random agent, {limit_help(SEED)} (default: 0)")
     parser.set_defaults(run=run)
 
 

@@ -7,8 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from planestrike_tui.commands.arguments import (finite_float, non_negative_float, non_negative_int, positive_float,
-                                                positive_int)
+from engine.limits import SEED, OutOfRange
+from planestrike_tui.commands.arguments import limit_help, number, path, whole_number
+from training import config as limits
 
 DEFAULT_OUT = Path("runs") / "train"
 
@@ -19,13 +20,14 @@ _CONFIG_OPTIONS = ("games", "minutes", "batch_size", "lr", "gamma", "hit_reward"
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
+    parts = text.split(",")
     try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 128,64, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"layer widths must be at least 1, got {text!r}")
-    return sizes
+        limits.HIDDEN_LAYERS.check(len(parts))
+        return tuple(limits.HIDDEN_WIDTH.parse(part) for part in parts)
+    except OutOfRange:
+        raise argparse.ArgumentTypeError(
+            f"must be {limits.HIDDEN_LAYERS.low} to {limits.HIDDEN_LAYERS.high} comma-separated layer widths, each "
+            f"{limits.HIDDEN_WIDTH.describe()} (like 128,64), got {text[:40]!r}") from None
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,22 +39,32 @@ def register(commands: argparse._SubParsersAction) -> None:
         "TensorBoard logs in DIR/logs. Ctrl-C saves and stops; --resume DIR continues exactly where it stopped.",
     )
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--games", type=positive_int, help="train on this many games (default: 1500000)")
-    budget.add_argument("--minutes", type=positive_float, help="train for this many minutes instead of a game count")
-    parser.add_argument("--batch-size", type=positive_int, help="complete games per update (default: 512)")
-    parser.add_argument("--lr", type=positive_float, help="Adam learning rate (default: 0.003)")
-    parser.add_argument("--gamma", type=non_negative_float, help="discount of the reward-to-go (default: 0.5)")
-    parser.add_argument("--hit-reward", type=finite_float, help="reward for a hit (default: 1)")
-    parser.add_argument("--miss-reward", type=finite_float, help="reward for a miss (default: 0)")
-    parser.add_argument("--entropy", type=non_negative_float, help="weight of the entropy bonus (default: 0.01)")
-    parser.add_argument("--tried-mass-weight", type=non_negative_float,
-                        help="weight of the loss term that keeps the raw softmax's mass off tried cells "
-                        "(default: 0)")
+    budget.add_argument("--games", type=whole_number(limits.GAMES), metavar="N",
+                        help=f"train on this many games, {limit_help(limits.GAMES)} (default: 1500000)")
+    budget.add_argument("--minutes", type=number(limits.MINUTES), metavar="M",
+                        help=f"train for this many minutes instead of a game count, {limit_help(limits.MINUTES)}")
+    parser.add_argument("--batch-size", type=whole_number(limits.BATCH_SIZE), metavar="N",
+                        help=f"complete games per update, {limit_help(limits.BATCH_SIZE)} (default: 512)")
+    parser.add_argument("--lr", type=number(limits.LEARNING_RATE), metavar="RATE",
+                        help=f"Adam learning rate, {limit_help(limits.LEARNING_RATE)} (default: 0.003)")
+    parser.add_argument("--gamma", type=number(limits.GAMMA), metavar="G",
+                        help=f"discount of the reward-to-go, {limit_help(limits.GAMMA)} (default: 0.5)")
+    parser.add_argument("--hit-reward", type=number(limits.REWARD), metavar="R",
+                        help=f"reward for a hit, {limit_help(limits.REWARD)} (default: 1)")
+    parser.add_argument("--miss-reward", type=number(limits.REWARD), metavar="R",
+                        help=f"reward for a miss, {limit_help(limits.REWARD)} (default: 0)")
+    parser.add_argument("--entropy", type=number(limits.ENTROPY), metavar="W",
+                        help=f"weight of the entropy bonus, {limit_help(limits.ENTROPY)} (default: 0.01)")
+    parser.add_argument("--tried-mass-weight", type=number(limits.TRIED_MASS_WEIGHT), metavar="W",
+                        help="weight of the loss term that keeps the raw softmax's mass off tried cells, "
+                        f"{limit_help(limits.TRIED_MASS_WEIGHT)} (default: 0)")
     parser.add_argument("--hidden", type=hidden_sizes, metavar="W1,W2,...",
-                        help="hidden layer widths (default: 128,64, the reference network)")
-    parser.add_argument("--seed", type=non_negative_int, help="seed of the whole run (default: 0)")
-    parser.add_argument("--out", type=Path, metavar="DIR", help=f"run directory (default: {DEFAULT_OUT}, or the --resume DIR)")
-    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in DIR")
+                        help=f"hidden layer widths, {limits.HIDDEN_LAYERS.low}-{limits.HIDDEN_LAYERS.high} layers of "
+                        f"{limit_help(limits.HIDDEN_WIDTH)} (default: 128,64, the reference network)")
+    parser.add_argument("--seed", type=whole_number(SEED), metavar="S",
+                        help=f"seed of the whole run, {limit_help(SEED)} (default: 0)")
+    parser.add_argument("--out", type=path, metavar="DIR", help=f"run directory (default: {DEFAULT_OUT}, or the --resume DIR)")
+    parser.add_argument("--resume", type=path, metavar="DIR", help="continue the run saved in DIR")
     parser.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
                         help="a progress bar, or one JSON object per line for programs (default: bar)")
     parser.set_defaults(run=run)
@@ -74,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     from training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
     from training.config import TrainConfig
     from training.loop import resume_config, train
-    from training.model import ModelConfig
+    from training.config import ModelConfig
 
     given = {name: getattr(args, name) for name in _CONFIG_OPTIONS if getattr(args, name) is not None}
     fields = {{"lr": "learning_rate", "hidden": "model"}.get(name, name): value for name, value in given.items()}
