@@ -1,6 +1,7 @@
-"""The bundled trained agent, installed with the package so `planestrike` works with nothing to set up.
+"""The bundled trained agent, installed with the package so `planestrike` works with nothing to set up, and the
+official Android app's models as reference data (``official_app/``, Apache 2.0, see its README).
 
-Reproduce these files with the command recorded in ``eval_report.json`` (see docs/training.md).
+Reproduce the trained files with the command recorded in ``eval_report.json`` (see docs/training.md).
 """
 
 from pathlib import Path
@@ -10,3 +11,7 @@ BUNDLED_CHECKPOINT = ASSETS_DIR / "checkpoint.msgpack"  # Flax params, optimiser
 BUNDLED_TFLITE = ASSETS_DIR / "planestrike.tflite"  # its jax2tf -> TFLite conversion
 BUNDLED_TFLITE_METADATA = ASSETS_DIR / "planestrike.tflite.json"  # sidecar written by `planestrike convert`
 BUNDLED_EVAL_REPORT = ASSETS_DIR / "eval_report.json"  # exact skill, command, seed, date, git revision
+
+OFFICIAL_APP_DIR = ASSETS_DIR / "official_app"
+OFFICIAL_APP_MODEL = OFFICIAL_APP_DIR / "planestrike_tf.tflite"  # the app's Keras policy: the agent spec `app`
+OFFICIAL_APP_TF_AGENTS_MODEL = OFFICIAL_APP_DIR / "planestrike_tf_agents.tflite"  # Flex ops, an action out: refused

@@ -90,5 +90,5 @@ EVAL_GAMES = WholeRange(1, 1_000_000)
 # compare: every board is timed on every agent, one call at a time.
 COMPARE_BOARDS = WholeRange(1, 100_000)
 # A policy file (checkpoint or .tflite) holds tens of kilobytes; the largest network train accepts, with its
-# optimiser state, stays under 20 MB. Larger files are refused before they are read.
+# optimiser state, is about 10 MB. Larger files are refused before they are read.
 MAX_POLICY_FILE_BYTES = 32 << 20

@@ -21,23 +21,21 @@ ENTRY_POINT_GROUP = "planestrike.agents"
 @dataclass(frozen=True)
 class AgentKind:
     name: str  # the word before the colon: "tflite"
-    usage: str  # how to write it: "tflite[:MODEL]"
+    usage: str  # how to write it: "tflite[:MODEL]"; "random" takes no argument, "device:SERIAL" needs one
     summary: str  # one line for help texts
     load: Callable[[str | None, int], Agent]  # (argument after the colon or None, seed) -> agent
 
-
-def _no_argument(kind: str, factory: Callable[[int], Agent]) -> Callable[[str | None, int], Agent]:
-    def load(argument: str | None, seed: int) -> Agent:
-        if argument is not None:
-            raise BadAgentSpec(f"agent '{kind}' takes no argument, got '{kind}:{argument}': write just '{kind}'")
-        return factory(seed)
-
-    return load
+    def check(self, spec: str, argument: str | None) -> None:
+        """Refuse an argument this kind cannot take, or a missing one it needs, as its usage says."""
+        if ":" not in self.usage and argument is not None:
+            raise BadAgentSpec(f"agent '{self.name}' takes no argument, got '{spec}': write just '{self.name}'")
+        if self.usage.startswith(f"{self.name}:") and argument is None:
+            raise BadAgentSpec(f"agent '{self.name}' needs an argument: write {self.usage}")
 
 
 BUILTIN_KINDS = (
-    AgentKind("random", "random", "uniform over untried cells (seeded)", _no_argument("random", RandomAgent)),
-    AgentKind("hunter", "hunter", "exact greedy Bayesian agent", _no_argument("hunter", lambda seed: HunterAgent())),
+    AgentKind("random", "random", "uniform over untried cells (seeded)", lambda argument, seed: RandomAgent(seed)),
+    AgentKind("hunter", "hunter", "exact greedy Bayesian agent", lambda argument, seed: HunterAgent()),
 )
 
 
@@ -54,12 +52,20 @@ def valid_forms() -> str:
     return ", ".join(kind.usage for kind in agent_kinds().values())
 
 
-def parse_agent_spec(spec: str, seed: int = 0) -> Agent:
-    """Build the agent a spec names. Raises ``BadAgentSpec`` with the valid forms when it names none."""
+def check_agent_spec(spec: str) -> tuple[AgentKind, str | None]:
+    """The kind a spec names and its argument, without loading anything (no file is read, no phone called).
+    Raises ``BadAgentSpec`` with the valid forms when the spec names no kind or misuses one."""
     name, sep, argument = spec.strip().partition(":")
     kinds = agent_kinds()
     if name not in kinds:
-        raise BadAgentSpec(f"unknown agent '{spec}': use one of {valid_forms()}")
+        raise BadAgentSpec(f"unknown agent '{spec[:80]}': use one of {valid_forms()}")
     if sep and not argument:
         raise BadAgentSpec(f"agent spec '{spec}' ends with ':': give an argument after it, or write just '{name}'")
-    return kinds[name].load(argument if sep else None, seed)
+    kinds[name].check(spec.strip(), argument if sep else None)
+    return kinds[name], argument if sep else None
+
+
+def parse_agent_spec(spec: str, seed: int = 0) -> Agent:
+    """Build the agent a spec names. Raises ``BadAgentSpec`` with the valid forms when it names none."""
+    kind, argument = check_agent_spec(spec)
+    return kind.load(argument, seed)

@@ -1,7 +1,7 @@
 """The ``planestrike`` command line: parses arguments, calls the engine and training code, prints results.
 
 Every user error ends here as one line on stderr and exit status 2 (1 for failures that are not the user's), never
-a traceback. Heavy libraries (jax, tensorflow, textual) are imported inside the command that needs them, so
+a traceback; even a bug is one line (``PLANESTRIKE_TRACEBACK=1`` shows its traceback). Heavy libraries (jax, tensorflow, textual) are imported inside the command that needs them, so
 ``planestrike eval --agent hunter`` starts in a fraction of a second.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `planestrike eval ... | head`
         sys.stderr.close()
         return 0
+    except Exception as error:  # a bug, not the user's doing: still one line, and a way to see where
+        if os.environ.get("PLANESTRIKE_TRACEBACK"):
+            raise
+        text = " ".join(str(error).split())[:300]
+        print(f"{PROG}: internal error: {type(error).__name__}{': ' + text if text else ''} (a bug in planestrike: "
+              "please report it; PLANESTRIKE_TRACEBACK=1 shows where)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -22,7 +22,16 @@ from engine.errors import PlanestrikeError
 from engine.rules import BOARD_SIZE
 
 # Panel titles, by the spec's kind (the word before the colon).
-KIND_TITLES = {"flax": "Flax", "tflite": "LiteRT", "hunter": "Hunter", "random": "Random", "device": "Phone"}
+KIND_TITLES = {"flax": "Flax", "tflite": "LiteRT", "hunter": "Hunter", "random": "Random", "device": "Phone",
+               "app": "Official app"}
+# What each built-in agent is, for the opponent list.
+KIND_DESCRIPTIONS = {
+    "flax": "the bundled trained policy (Flax/JAX)",
+    "tflite": "its TFLite conversion, run by LiteRT",
+    "hunter": "the exact greedy Bayesian agent, 12.075",
+    "random": "a random untried cell, 57.8",
+    "app": "the official Android app's model, 13.19",
+}
 
 # The clock used for latencies. Snapshot tests replace it so that screenshots do not depend on timing.
 clock = time.perf_counter
@@ -138,7 +147,7 @@ def parse_spec(spec: str, seed: int) -> Agent:
 class RosterConfig:
     """What ``planestrike play`` asked for."""
 
-    opponent: str = "flax"  # a spec: flax, tflite, hunter, random, device:SERIAL
+    opponent: str = "flax"  # a spec: flax, tflite, hunter, random, app, device:SERIAL
     model: Path | None = None  # a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent
     seed: int = 0
     panels: tuple[str, ...] = ("flax", "tflite", "hunter")  # kinds that always get a panel

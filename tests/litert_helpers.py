@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REFERENCE_MODELS = Path(__file__).resolve().parents[2] / "shared" / "reference-models"
-APP_MODEL = REFERENCE_MODELS / "planestrike_tf.tflite"  # the official app's Keras policy
-TF_AGENTS_MODEL = REFERENCE_MODELS / "planestrike_tf_agents.tflite"  # 4 inputs, int32 action, FlexMultinomial
+from assets import OFFICIAL_APP_MODEL, OFFICIAL_APP_TF_AGENTS_MODEL
+
+APP_MODEL = OFFICIAL_APP_MODEL  # the official app's Keras policy (assets/official_app)
+TF_AGENTS_MODEL = OFFICIAL_APP_TF_AGENTS_MODEL  # 4 inputs, int32 action, FlexMultinomial
 PLANESTRIKE = shutil.which("planestrike", path=str(Path(sys.executable).parent))
 
 

@@ -6,15 +6,19 @@ import json
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 from litert_helpers import TF_AGENTS_MODEL, assert_one_line_error, fresh_checkpoint, run_cli
 
 from engine.evaluation import evaluate
 from engine.rules import UNTRIED
-from training.convert import ConversionError, ConvertConfig, ParityError, check_builtin_ops, convert_checkpoint
+from training.checkpoint import CheckpointError
+from training.convert import (ConversionError, ConvertConfig, ParityError, check_builtin_ops, convert_checkpoint,
+                              convert_policy)
 from training.litert_agent import LiteRTAgent
 from training.litert_model import read_model
+from training.model import ModelConfig, init_params
 from training.parity import THRESHOLDS, ParityConfig, ParityThresholds, compare_probabilities, game_boards
 
 REFERENCE_OPS = ["RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
@@ -105,9 +109,17 @@ def test_a_failed_gate_leaves_the_previous_model_untouched_and_force_keeps_it_lo
 
 def test_a_checkpoint_with_nan_weights_is_refused_and_writes_nothing(tmp_path):
     fresh_checkpoint(tmp_path, nan=True)
-    with pytest.raises(ConversionError, match="unusable: the model returns NaN.*left untouched"):
+    with pytest.raises(CheckpointError, match=r"holds NaN or infinite weights in \['Dense_0'\]\['bias'\]"):
         convert_checkpoint(ConvertConfig(checkpoint=tmp_path))
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "checkpoint.msgpack"]
+    assert [path.name for path in tmp_path.iterdir() if path.name != "cache"] == ["checkpoint.msgpack"]
+
+
+def test_nan_parameters_convert_to_a_model_the_gate_refuses_before_writing(tmp_path):
+    config = ModelConfig()
+    params = jax.tree_util.tree_map(lambda x: np.full_like(np.asarray(x), np.nan), init_params(config, jax.random.PRNGKey(0)))
+    with pytest.raises(ConversionError, match="unusable: the model returns NaN.*left untouched"):
+        convert_policy(config, params, ConvertConfig(out=tmp_path / "nan.tflite"))
+    assert not (tmp_path / "nan.tflite").exists()
 
 
 def test_flex_and_custom_ops_are_refused_by_name():

@@ -99,10 +99,10 @@ def test_missing_file_says_how_to_make_one(tmp_path):
 def test_other_format_version_is_refused(tmp_path, monkeypatch):
     import training.checkpoint as module
 
-    monkeypatch.setattr(module, "VERSION", 2)
+    monkeypatch.setattr(module, "VERSION", 3)
     save_checkpoint(tmp_path, make_checkpoint())
     monkeypatch.undo()
-    with pytest.raises(CheckpointError, match="has format version 2, this planestrike reads version 1"):
+    with pytest.raises(CheckpointError, match="has format version 3, this planestrike reads versions 1, 2"):
         load_checkpoint(tmp_path)
 
 

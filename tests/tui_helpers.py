@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
+from assets import OFFICIAL_APP_DIR as REFERENCE_MODELS  # the official app's models, vendored
 from planestrike_tui.app import PlanestrikeApp
 from planestrike_tui.roster import RosterConfig, SlotState
-
-REFERENCE_MODELS = Path(__file__).resolve().parents[2] / "shared" / "reference-models"
 
 
 def make_app(**config) -> PlanestrikeApp:

@@ -1,13 +1,20 @@
 """Training checkpoints: one msgpack file holding params, optimiser state, step, RNG key, config and metrics.
 
 Written atomically (temp file in the same directory, fsync, rename, fsync the directory), so a kill at any instant
-leaves the previous checkpoint loadable. Every way a file can be wrong (missing, truncated, not msgpack, another
-format, another version, parameters that do not fit the model it declares) raises ``CheckpointError`` naming the
-file and the problem.
+leaves the previous checkpoint loadable. A version 2 file is ``{format, version, sha256, body}``: the body (the
+msgpack of everything else) is checked against its sha256 before it is decoded, so a flipped bit is reported, not
+trained on. Version 1 files (no checksum) still load.
+
+Nothing in a file is trusted: every way one can be wrong (missing, not a regular file, over the size limit,
+truncated, not msgpack, another format or version, a checksum that does not match, a config outside the ranges
+``train`` accepts, parameters that do not fit the model it declares or are not finite, a step or key of the wrong
+type) raises ``CheckpointError`` naming the file and the field.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +23,17 @@ from typing import Any
 import numpy as np
 
 from engine.errors import PlanestrikeError
-from engine.files import write_atomically
-from training.config import TrainConfig
-from training.config import ModelConfig
+from engine.files import UnreadableFile, read_small_file, write_atomically
+from engine.limits import MAX_POLICY_FILE_BYTES, OutOfRange, WholeRange
+from training.config import ModelConfig, TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.msgpack"  # the latest state of a run: what --resume and flax:DIR read
 BEST_NAME = "best.msgpack"  # the run's best exactly-evaluated state: what gets bundled
 FORMAT = "planestrike-checkpoint"
-VERSION = 1
+VERSION = 2  # written; READABLE lists every version this code loads
+READABLE = (1, 2)
+STEP = WholeRange(0, 2**31 - 1)  # the trainer counts updates in int32
+GAMES_PLAYED = WholeRange(0, 2**62)
 
 
 class CheckpointError(PlanestrikeError):
@@ -54,9 +64,7 @@ def save_checkpoint(directory: str | os.PathLike, checkpoint: Checkpoint, name: 
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    record = {
-        "format": FORMAT,
-        "version": VERSION,
+    body = {
         "config": checkpoint.config.to_dict(),
         "step": int(checkpoint.step),
         "games": int(checkpoint.games),
@@ -65,7 +73,9 @@ def save_checkpoint(directory: str | os.PathLike, checkpoint: Checkpoint, name: 
         "params": serialization.to_state_dict(_to_numpy(checkpoint.params)),
         "opt_state": None if checkpoint.opt_state is None else serialization.to_state_dict(_to_numpy(checkpoint.opt_state)),
     }
-    data = serialization.msgpack_serialize(record)
+    body = serialization.msgpack_serialize(body)
+    data = serialization.msgpack_serialize(
+        {"format": FORMAT, "version": VERSION, "sha256": hashlib.sha256(body).hexdigest(), "body": body})
     target = directory / name
     write_atomically(target, data)
     checkpoint.path = target
@@ -82,11 +92,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if opt_state is not None:
         opt_state = _restore_opt_state(file, opt_state, config, params)
     try:
-        rng_key = np.asarray(record["rng_key"], dtype=np.uint32).reshape(2)
-        step, games = int(record["step"]), int(record["games"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"checkpoint {file} is corrupt: bad step, games or rng_key ({error})") from None
-    return Checkpoint(params, opt_state, step, games, rng_key, config, dict(record.get("metrics") or {}), file)
+        step, games = STEP.check(record.get("step")), GAMES_PLAYED.check(record.get("games"))
+    except OutOfRange as error:
+        raise CheckpointError(f"checkpoint {file} is corrupt: its step or game count {error}") from None
+    rng_key = record.get("rng_key")
+    if not (isinstance(rng_key, np.ndarray) and rng_key.shape == (2,) and rng_key.dtype == np.uint32):
+        raise CheckpointError(f"checkpoint {file} is corrupt: its rng_key is not two uint32 words")
+    return Checkpoint(params, opt_state, step, games, rng_key, config, _metrics(file, record), file)
 
 
 def load_policy(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
@@ -98,36 +110,65 @@ def load_policy(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
 
 
 def _read_record(file: Path) -> dict:
+    """The checkpoint's fields, from a file that is what it claims to be (format, version, checksum)."""
+    try:
+        data = read_small_file(file, MAX_POLICY_FILE_BYTES, "checkpoint")
+    except UnreadableFile as error:
+        if not file.exists() and not file.is_symlink():
+            raise CheckpointError(f"checkpoint {file} does not exist: train one with 'planestrike train --out DIR'") from None
+        raise CheckpointError(f"checkpoint {error}") from None
+    record = _unpack(file, data)
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise CheckpointError(f"{file} is not a planestrike checkpoint (no '{FORMAT}' header)")
+    version = record.get("version")
+    if version not in READABLE:
+        raise CheckpointError(
+            f"checkpoint {file} has format version {version!r:.20}, this planestrike reads versions "
+            f"{', '.join(map(str, READABLE))}: retrain it with this version's 'planestrike train'"
+        )
+    if version == 1:  # no checksum: the fields are the record itself
+        return record
+    body, digest = record.get("body"), record.get("sha256")
+    if not isinstance(body, bytes) or not isinstance(digest, str) or hashlib.sha256(body).hexdigest() != digest:
+        raise CheckpointError(f"checkpoint {file} is damaged: its contents do not match the checksum stored with "
+                              "them; use an older copy (best.msgpack, a backup) or retrain")
+    body = _unpack(file, body)
+    if not isinstance(body, dict):
+        raise CheckpointError(f"checkpoint {file} is corrupt: its body is not a record")
+    return body
+
+
+def _unpack(file: Path, data: bytes):
     from flax import serialization
 
     try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {file} does not exist: train one with 'planestrike train --out DIR'") from None
-    except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint {file}: {error.strerror}") from None
-    try:
-        record = serialization.msgpack_restore(data)
+        return serialization.msgpack_restore(data)
     except Exception as error:  # msgpack raises several unrelated types for bad bytes
         raise CheckpointError(
             f"checkpoint {file} is truncated or corrupt ({type(error).__name__}): "
             "use an older copy or retrain with 'planestrike train'"
         ) from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise CheckpointError(f"{file} is not a planestrike checkpoint (no '{FORMAT}' header)")
-    if record.get("version") != VERSION:
-        raise CheckpointError(
-            f"checkpoint {file} has format version {record.get('version')!r}, this planestrike reads version "
-            f"{VERSION}: retrain it with this version's 'planestrike train'"
-        )
-    return record
 
 
 def _config(file: Path, record: dict) -> TrainConfig:
+    """The run's config, held to the same ranges as ``planestrike train``'s options."""
+    if "config" not in record:
+        raise CheckpointError(f"checkpoint {file} has no training config")
     try:
         return TrainConfig.from_dict(record["config"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"checkpoint {file} has an unreadable training config: {error}") from None
+    except (OutOfRange, TypeError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {file} has a bad training config: {error}") from None
+
+
+def _metrics(file: Path, record: dict) -> dict:
+    metrics = record.get("metrics") or {}
+    if not isinstance(metrics, dict):
+        raise CheckpointError(f"checkpoint {file} is corrupt: its metrics are not a mapping")
+    for name, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise CheckpointError(f"checkpoint {file} is corrupt: metric {name!r:.40} is {value!r:.40}, not a "
+                                  "finite number")
+    return dict(metrics)
 
 
 def _params(file: Path, record: dict, model: ModelConfig) -> dict:
@@ -143,14 +184,20 @@ def _params(file: Path, record: dict, model: ModelConfig) -> dict:
     expected_leaves = jax.tree_util.tree_leaves_with_path(expected)
     try:
         found = [_lookup(params, path) for path, _ in expected_leaves]
-    except KeyError as error:
+    except (KeyError, TypeError) as error:
         raise CheckpointError(f"checkpoint {file} does not match its model {model.hidden}: missing {error}") from None
     for (path, spec), value in zip(expected_leaves, found):
-        if np.shape(value) != spec.shape:
+        name = jax.tree_util.keystr(path)
+        if not isinstance(value, np.ndarray) or value.dtype != np.float32:
+            raise CheckpointError(f"checkpoint {file} is corrupt: parameter {name} is not a float32 array")
+        if value.shape != spec.shape:
             raise CheckpointError(
-                f"checkpoint {file} does not match its model {model.hidden}: {jax.tree_util.keystr(path)} has shape "
-                f"{np.shape(value)}, expected {spec.shape}"
+                f"checkpoint {file} does not match its model {model.hidden}: {name} has shape "
+                f"{value.shape}, expected {spec.shape}"
             )
+        if not np.isfinite(value).all():
+            raise CheckpointError(f"checkpoint {file} holds NaN or infinite weights in {name}: the run that wrote it "
+                                  "diverged; use an earlier checkpoint (best.msgpack) or retrain with a lower --lr")
     if len(jax.tree_util.tree_leaves(params)) != len(expected_leaves):
         raise CheckpointError(f"checkpoint {file} has parameters its model {model.hidden} does not use")
     return jax.tree_util.tree_map(np.asarray, params)
@@ -169,9 +216,13 @@ def _restore_opt_state(file: Path, state_dict: Any, config: TrainConfig, params:
     except (KeyError, ValueError, TypeError) as error:
         raise CheckpointError(f"checkpoint {file} has an optimiser state that does not fit its config: {error}") from None
     for spec, value in zip(jax.tree_util.tree_leaves(template), jax.tree_util.tree_leaves(restored)):
-        if np.shape(value) != spec.shape:
+        if not isinstance(value, np.ndarray) or value.dtype != spec.dtype or value.shape != spec.shape:
             raise CheckpointError(f"checkpoint {file} has an optimiser state that does not fit its model "
-                                  f"{config.model.hidden}: shape {np.shape(value)}, expected {spec.shape}")
+                                  f"{config.model.hidden}: {np.asarray(value).dtype}{list(np.shape(value))} where "
+                                  f"{spec.dtype}{list(spec.shape)} belongs")
+        if not np.isfinite(value).all() or (value.dtype.kind == "i" and (value < 0).any()):
+            raise CheckpointError(f"checkpoint {file} has a corrupt optimiser state (NaN, infinite or negative "
+                                  "values): use an earlier checkpoint or retrain")
     return jax.tree_util.tree_map(np.asarray, restored)
 
 

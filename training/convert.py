@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import stat
 import tempfile
 import time
 import warnings
@@ -31,7 +32,7 @@ import numpy as np
 
 from assets import BUNDLED_CHECKPOINT
 from engine.errors import PlanestrikeError
-from training.litert_model import ModelInfo
+from training.litert_model import TFLITE_IDENTIFIER, ModelInfo
 from training.parity import THRESHOLDS, ParityConfig, ParityReport, ParityThresholds, compare_probabilities, game_boards
 
 if TYPE_CHECKING:
@@ -80,10 +81,11 @@ class ConvertReport:
     parity: ParityReport
     forced: bool  # True when the gate failed and --force kept the model anyway
     seconds: float
+    unchanged: bool = False  # the model and sidecar already on disk were identical: nothing was written
 
     def to_dict(self) -> dict:
         return {"model": str(self.model), "sidecar": str(self.sidecar), "passed": self.parity.passed,
-                "forced": self.forced, "seconds": round(self.seconds, 3), **self.metadata}
+                "forced": self.forced, "unchanged": self.unchanged, "seconds": round(self.seconds, 3), **self.metadata}
 
 
 def sidecar_path(model: Path) -> Path:
@@ -93,19 +95,48 @@ def sidecar_path(model: Path) -> Path:
 def convert_checkpoint(config: ConvertConfig) -> ConvertReport:
     """Convert ``config.checkpoint``; write the model and its sidecar only if the gate passes (or ``force``)."""
     start = time.perf_counter()
-    check_output_path(config.output_path())  # before seconds of loading, not after
     from training.checkpoint import checkpoint_file, load_policy
 
     source = checkpoint_file(config.checkpoint)
+    check_output_path(config.output_path(), source, config.force)  # before seconds of loading, not after
     model_config, params = load_policy(source)
     return convert_policy(model_config, params, config, source=source, start=start)
 
 
-def check_output_path(out: Path) -> None:
+def check_output_path(out: Path, source: Path | None = None, force: bool = False) -> None:
+    """Refuse, before any work, an output that cannot be written or would destroy something: the checkpoint
+    being converted (never, even with ``force``), a device or FIFO, or an existing file that is not a TFLite
+    model (unless ``force``)."""
+    out = Path(out)
     if out.is_dir():
         raise PlanestrikeError(f"--out {out} is a directory: give a file name such as {out / MODEL_NAME}")
     if not out.parent.is_dir():
         raise PlanestrikeError(f"cannot write {out}: directory {out.parent} does not exist")
+    for target in (out, sidecar_path(out)):
+        if source is not None and target.exists() and source.exists() and os.path.samefile(target, source):
+            raise PlanestrikeError(f"--out {out} would overwrite the checkpoint it converts ({source}): choose "
+                                   f"another name, such as {source.parent / MODEL_NAME}")
+    if out.exists() or out.is_symlink():
+        mode = os.stat(out).st_mode if out.exists() else 0
+        if not stat.S_ISREG(mode):
+            raise PlanestrikeError(f"--out {out} exists and is not a regular file: give the name of a .tflite file")
+        if not force and not _is_tflite(out):  # (a regular file: reading 8 bytes cannot block)
+            raise PlanestrikeError(f"--out {out} exists and is not a TFLite model: choose another name, or add "
+                                   "--force to replace it")
+    try:  # the real test of writability (permissions, read-only or virtual file systems such as /proc)
+        with tempfile.TemporaryFile(dir=out.parent, prefix=".planestrike-probe-"):
+            pass
+    except OSError as error:
+        raise PlanestrikeError(f"cannot write {out}: creating a file in {out.parent} fails "
+                               f"({error.strerror or error}); choose another --out") from None
+
+
+def _is_tflite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8)[4:8] == TFLITE_IDENTIFIER
+    except OSError:
+        return False
 
 
 def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, source: Path | None = None,
@@ -117,7 +148,7 @@ def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, 
 
     start = time.perf_counter() if start is None else start
     out = config.output_path()
-    check_output_path(out)
+    check_output_path(out, source, config.force)
 
     data = to_tflite(model_config, params, config.quantize)
     with tempfile.TemporaryDirectory(prefix="planestrike-convert-") as scratch:
@@ -158,11 +189,34 @@ def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, 
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     sidecar = sidecar_path(out)
-    # Model first, then its sidecar: a crash in between leaves a sidecar whose sha256 no longer matches, which
-    # is detectable, rather than a sidecar describing a model that was never written.
-    write_atomically(out, data)
-    write_atomically(sidecar, (json.dumps(metadata, indent=2) + "\n").encode())
-    return ConvertReport(out, sidecar, metadata, parity, forced, time.perf_counter() - start)
+    unchanged = _same_model(out, data, metadata)
+    if unchanged:  # the same bytes, described the same way: leave both files (and their dates) as they are
+        metadata = json.loads(sidecar.read_text())
+    else:
+        # Model first, then its sidecar: a crash in between leaves a sidecar whose sha256 no longer matches, which
+        # is detectable, rather than a sidecar describing a model that was never written.
+        write_atomically(out, data)
+        write_atomically(sidecar, (json.dumps(metadata, indent=2) + "\n").encode())
+    return ConvertReport(out, sidecar, metadata, parity, forced, time.perf_counter() - start, unchanged)
+
+
+# Sidecar fields that say what a model is and where it came from. When a reconversion gives the same bytes with
+# the same identity, the files are left alone, with their first measurements (parity, skill), tools and date: a
+# bare `planestrike convert` in a checkout must not dirty it, and parity's last digits differ between CPUs.
+_IDENTITY = ("sha256", "bytes", "source_checkpoint", "model_config", "quantization", "ops", "inputs", "outputs")
+
+
+def _same_model(out: Path, data: bytes, metadata: dict) -> bool:
+    from engine.files import UnreadableFile, read_small_file
+
+    try:
+        if read_small_file(out, len(data), "TFLite model") != data:
+            return False
+        previous = json.loads(read_small_file(sidecar_path(out), 1 << 20, "sidecar"))
+    except (UnreadableFile, ValueError):
+        return False
+    identity = lambda record: [record.get(name) for name in _IDENTITY]  # noqa: E731
+    return isinstance(previous, dict) and identity(previous) == identity(json.loads(json.dumps(metadata)))
 
 
 def run_parity_gate(agent, model_config: ModelConfig, params, config: ConvertConfig) -> ParityReport:
@@ -213,10 +267,11 @@ def to_tflite(model_config: ModelConfig, params, quantize: Quantization = "none"
 
 
 def import_tensorflow():
-    # Set before the import: TensorFlow reads it once, when its C++ runtime starts.
+    # Set before the import: TensorFlow reads it once, when its C++ runtime starts. On CPUs where it enables oneDNN
+    # (AVX-512 ones), TensorFlow 2.21 logs that through absl before any log level applies, so the import itself
+    # runs with native stderr hidden; an import failure still arrives as a Python exception.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_tensorflow():
         import tensorflow as tf
         from jax.experimental import jax2tf
     tf.get_logger().setLevel("ERROR")

@@ -158,7 +158,9 @@ def rollout(params, key: jax.Array, batch_size: int, buffers: MoveBuffers | None
     carry = (jnp.int32(0), jax.vmap(env.reset_to)(placements), first_layer, buffers)
 
     def unfinished(carry):
-        return ~carry[1].finished.all()
+        # A legal game ends within 64 strikes. The bound matters only if the policy broke (NaN scores make the
+        # sampler repeat a tried cell, and the game would never end): the chunk then stops on non-finite params.
+        return (carry[0] < CELL_COUNT) & ~carry[1].finished.all()
 
     def move(carry):
         t, states, preactivation, kept = carry
@@ -309,6 +311,14 @@ def tried_mass_gradient(apply, config: TrainConfig, params, key: jax.Array):
 
 class ChunkMetrics(NamedTuple):
     mean_lengths: jax.Array  # float32 [max_updates]: mean game length of each update in the chunk (first n valid)
+    updates: jax.Array  # int32: updates done, n unless one made the state non-finite
+    finite: jax.Array  # bool: False when an update made params or optimiser state NaN or infinite (divergence)
+
+
+def all_finite(tree) -> jax.Array:
+    """True when every floating-point number in ``tree`` is finite."""
+    leaves = [jnp.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(tree) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+    return jnp.all(jnp.stack(leaves))
 
 
 # Compiler options for the trainer's compiled code only (the reference loop and the agents keep the defaults).
@@ -380,15 +390,23 @@ class TrainChunk:
         return TrainState(params, opt_state, state.step + 1, state.rng_key), mean_length, trajectories.move_buffers()
 
     def _run(self, state: TrainState, n: jax.Array, buffers: MoveBuffers):
-        def body(i, carry):
-            state, lengths, buffers = carry
-            state, mean_length, buffers = self._update(state, buffers)
-            return state, lengths.at[i].set(mean_length), buffers
+        """Up to ``n`` updates; it stops early, keeping the last finite state, when an update diverges (NaN or
+        infinite parameters: a learning rate or reward far too large). The loop reports it at the boundary."""
+        def more(carry):
+            i, _, _, _, finite = carry
+            return (i < jnp.minimum(n, self.max_updates)) & finite
+
+        def body(carry):
+            i, state, lengths, buffers, _ = carry
+            new_state, mean_length, buffers = self._update(state, buffers)
+            finite = all_finite((new_state.params, new_state.opt_state))
+            state = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old), new_state, state)
+            return i + finite.astype(jnp.int32), state, lengths.at[i].set(mean_length), buffers, finite
 
         lengths = jnp.full((self.max_updates,), jnp.nan, jnp.float32)
-        state, lengths, buffers = jax.lax.fori_loop(0, jnp.minimum(n, self.max_updates), body,
-                                                    (state, lengths, buffers))
-        return state, ChunkMetrics(lengths), buffers
+        done, state, lengths, buffers, finite = jax.lax.while_loop(
+            more, body, (jnp.int32(0), state, lengths, buffers, jnp.bool_(True)))
+        return state, ChunkMetrics(lengths, done, finite), buffers
 
 
 def make_train_chunk(config: TrainConfig, max_updates: int) -> TrainChunk:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assets import BUNDLED_TFLITE
+from assets import BUNDLED_TFLITE, OFFICIAL_APP_MODEL
 from engine.agents import Agent, masked_argmax
 from engine.rules import BOARD_SIZE, CELL_COUNT, UNTRIED
 from engine.specs import AgentKind
@@ -26,7 +26,7 @@ class LiteRTAgent(Agent):
 
     kind = "tflite"
 
-    def __init__(self, path: str | Path = BUNDLED_TFLITE):
+    def __init__(self, path: str | Path = BUNDLED_TFLITE, name: str | None = None):
         self.path = Path(path)
         data, self.info = read_model(self.path)
         check_policy_shape(self.info)
@@ -49,7 +49,7 @@ class LiteRTAgent(Agent):
         # This agent makes none; holding the wrapper makes the public invoke() refuse, so nothing here calls it.
         wrapper = self._interpreter._interpreter
         self._set_tensor, self._invoke, self._get_tensor = wrapper.SetTensor, wrapper.Invoke, wrapper.GetTensor
-        self.name = f"TFLite {self.path.name}"
+        self.name = name or f"TFLite {self.path.name}"
         first = self.probabilities(np.zeros((BOARD_SIZE, BOARD_SIZE), np.float32))
         if not np.isfinite(first).all():
             raise ModelFileError(self.path, "the model returns NaN or infinite scores on an empty board: "
@@ -117,4 +117,17 @@ TFLITE_KIND = AgentKind(
     usage="tflite[:MODEL]",
     summary="a TFLite policy run by LiteRT (default: the bundled assets/planestrike.tflite)",
     load=_load,
+)
+
+
+def _load_app(argument: str | None, seed: int) -> LiteRTAgent:
+    del argument, seed  # the spec takes no argument (AgentKind.check), and the model is deterministic
+    return LiteRTAgent(OFFICIAL_APP_MODEL, name="TFLite official app (planestrike_tf.tflite)")
+
+
+APP_KIND = AgentKind(
+    name="app",
+    usage="app",
+    summary="the official Android app's model (13.19 mean strikes), run by LiteRT",
+    load=_load_app,
 )

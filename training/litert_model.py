@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PlanestrikeError
+from engine.files import UnreadableFile, read_small_file
+from engine.limits import MAX_POLICY_FILE_BYTES
 from engine.rules import CELL_COUNT
 
-_IDENTIFIER = b"TFL3"
+TFLITE_IDENTIFIER = b"TFL3"  # bytes 4-8 of every .tflite file
 # A Plane Strike policy holds about 20k weights. A tensor claiming far more than this is a damaged shape, and the
 # interpreter would try to allocate it (one flipped byte in a shape made it grab 4 GB and keep going).
 _MAX_TENSOR_ELEMENTS = 1 << 24
@@ -89,18 +91,17 @@ class ModelInfo:
 def read_model(path: Path) -> tuple[bytes, ModelInfo]:
     """Gates 1-2: the file's bytes and what they declare. Raises ``ModelFileError``."""
     path = Path(path)
+
+    def looks_like_tflite(head: bytes) -> None:  # before reading the rest: a text file or checkpoint stops here
+        if not head:
+            raise ModelFileError(path, "the file is empty: it is not a TFLite model (re-run 'planestrike convert')")
+        if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
+            raise ModelFileError(path, f"not a TFLite model ({_what_it_looks_like(head)}, no 'TFL3' identifier)")
+
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(path, "no such file: give the path of a .tflite model") from None
-    except IsADirectoryError:
-        raise ModelFileError(path, "is a directory, not a .tflite model") from None
-    except OSError as error:
-        raise ModelFileError(path, f"cannot be read ({error.strerror or error})") from None
-    if not data:
-        raise ModelFileError(path, "the file is empty: it is not a TFLite model (re-run 'planestrike convert')")
-    if len(data) < 8 or data[4:8] != _IDENTIFIER:
-        raise ModelFileError(path, f"not a TFLite model ({_what_it_looks_like(data)}, no 'TFL3' identifier)")
+        data = read_small_file(path, MAX_POLICY_FILE_BYTES, "TFLite model", head=looks_like_tflite)
+    except UnreadableFile as error:
+        raise ModelFileError(path, error.problem) from None
     try:
         info = _parse_flatbuffer(path, data)
     except (struct.error, IndexError, ValueError, TypeError, OverflowError) as error:
@@ -111,14 +112,14 @@ def read_model(path: Path) -> tuple[bytes, ModelInfo]:
     return data, info
 
 
-def _what_it_looks_like(data: bytes) -> str:
+def _what_it_looks_like(head: bytes) -> str:
     try:
-        head = data[:512].decode("utf-8")
+        text = head.decode("utf-8")
     except UnicodeDecodeError:
-        head = None
-    if head is not None and all(c.isprintable() or c.isspace() for c in head):
+        text = None
+    if text is not None and all(c.isprintable() or c.isspace() for c in text):
         return "it is a text file"
-    return f"{len(data)} bytes of something else"
+    return "its first bytes are something else"
 
 
 def one_line(error: BaseException) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import math
-import signal
+import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from training.checkpoint import BEST_NAME, CHECKPOINT_NAME, Checkpoint, Checkpoi
 from training.config import TrainConfig
 from training.flax_agent import FlaxAgent
 from training.learner import TrainState, init_train_state, make_train_chunk
+from training.signals import stop_on_signals
 
 MAX_CHUNK_UPDATES = 64  # static bound of one compiled chunk; the loop picks n <= this per call
 
@@ -34,6 +35,7 @@ class LoopOptions:
     """How the loop reports and saves; none of it affects the trained parameters."""
 
     chunk_seconds: float = 1.0  # aim for a progress report about this often
+    stop_grace_s: float = 0.5  # after a stop request, wait this long for the running chunk before abandoning it
     eval_every: int = 16  # updates between exact evaluations (120 placements, masked argmax); also at the end
     checkpoint_seconds: float = 5.0  # checkpoint at most this often, and at the end
     tensorboard: bool = True  # event files in OUT/logs
@@ -72,6 +74,7 @@ class TrainResult:
     best_exact: float  # of best.msgpack
     elapsed_s: float
     interrupted: bool  # stopped by a signal before the budget was spent
+    abandoned: bool = False  # a chunk was still running when the run stopped: it goes on in a background thread
 
 
 def compiled_chunk(config: TrainConfig):
@@ -113,21 +116,10 @@ def resume_config(checkpoint: Checkpoint, requested: TrainConfig, explicit: set[
     return config
 
 
-@contextmanager
-def _stop_on_signals(stop: list[str]):
-    """Turn SIGINT/SIGTERM into a stop request honoured at the next chunk boundary; a second one aborts at once."""
+class TrainingDiverged(CheckpointError):
+    """An update made the parameters NaN or infinite; the last finite state is saved."""
 
-    def request(signum, frame):
-        if stop:
-            raise KeyboardInterrupt
-        stop.append(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    exit_code = 1
 
 
 def train(
@@ -138,19 +130,29 @@ def train(
     options: LoopOptions = LoopOptions(),
     on_progress: Callable[[Progress], None] = lambda progress: None,
     handle_signals: bool = True,
+    stop: list[str] | None = None,
 ) -> TrainResult:
     """Train until the budget in ``config`` is spent or a signal arrives; checkpoint to ``out``.
 
     Writes ``out/checkpoint.msgpack`` (the latest state, to resume from) and ``out/best.msgpack`` (the state with
     the lowest exact mean among the evaluations at every ``options.eval_every``-th update and at the end of the
-    budget). Both points are fixed update counts, so the best snapshot of a run is reproducible too.
+    budget). Both points are fixed update counts, so the best snapshot of a run is reproducible too; only when
+    a stopped run's last state beats them all does that state become the best, so ``best.msgpack`` is never
+    worse than the model the run ends with.
+
+    ``stop``: a list someone else fills to ask for a stop (``training.signals.stop_on_signals``); without it,
+    ``handle_signals`` installs the handlers for the duration of the run. A stop request is honoured within about ``options.stop_grace_s`` even while a chunk is still compiling or
+    running: the chunk runs in a worker thread and, if it does not finish in time, is abandoned (``TrainResult
+    .abandoned``) and the last finished state is saved. Raises ``TrainingDiverged`` if an update makes the
+    parameters non-finite, after saving the last finite state.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state, games, elapsed_before, metrics = _initial_state(config, resume)
     chunk = compiled_chunk(config)
     writer = _tensorboard_writer(out) if options.tensorboard else None
-    stop: list[str] = []
+    owns_signals = handle_signals and stop is None
+    stop = [] if stop is None else stop
     step = int(state.step)
     start = time.perf_counter()
 
@@ -161,43 +163,97 @@ def train(
 
     last_save = start
     seconds_per_update: float | None = None
-    with _stop_on_signals(stop) if handle_signals else nullcontext():
-        while not _budget_spent(config, step, elapsed_before + time.perf_counter() - start) and not stop:
-            n = 1 if seconds_per_update is None else round(options.chunk_seconds / seconds_per_update)
-            n = max(1, min(n, MAX_CHUNK_UPDATES, options.eval_every - step % options.eval_every))
-            if config.updates is not None:
-                n = min(n, config.updates - step)
-            tick = time.perf_counter()
-            state, chunk_metrics = chunk(state, n)
-            lengths = np.asarray(chunk_metrics.mean_lengths[:n])  # waits for the chunk to finish
-            took = time.perf_counter() - tick
-            seconds_per_update = took / n  # the first chunk (one update) includes compilation: the next is one too
-            step += n
-            games += n * config.batch_size
-            elapsed = elapsed_before + time.perf_counter() - start
-            # Evaluations at fixed update counts compete for best.msgpack; the one at an interruption only reports.
-            # A tie goes to the later snapshot: the same skill after more training (and more of the tried-mass term).
-            scheduled = step % options.eval_every == 0 or _budget_spent(config, step, elapsed)
-            evaluated = None
-            if scheduled or stop:
-                evaluated = metrics["eval_exact"] = exact_mean_length(config, state.params)
-                if scheduled and evaluated <= metrics.get("best_exact", math.inf):
-                    metrics.update(best_exact=evaluated, best_step=step)
-                    save(BEST_NAME)
-            if writer is not None:
-                _log(writer, config, step, games, lengths, n * config.batch_size / took, evaluated)
-            on_progress(Progress(step, games, float(lengths.mean()), n * config.batch_size / took,
-                                 _eta(config, step, elapsed, seconds_per_update), elapsed, evaluated))
-            if time.perf_counter() - last_save >= options.checkpoint_seconds:
-                save()
-                last_save = time.perf_counter()
-        if "eval_exact" not in metrics:  # nothing ran: a resumed run whose budget was already spent
-            metrics["eval_exact"] = exact_mean_length(config, state.params)
-        path = save()
-    if writer is not None:
-        writer.close()
-    return TrainResult(path, step, games, metrics["eval_exact"], metrics.get("best_exact", metrics["eval_exact"]),
-                       metrics["elapsed_s"], bool(stop))
+    abandoned = False
+    evaluated_at = None  # the step metrics["eval_exact"] belongs to, once this run has evaluated
+    try:
+        with stop_on_signals(stop) if owns_signals else nullcontext():
+            while not _budget_spent(config, step, elapsed_before + time.perf_counter() - start) and not stop:
+                n = 1 if seconds_per_update is None else round(options.chunk_seconds / seconds_per_update)
+                n = max(1, min(n, MAX_CHUNK_UPDATES, options.eval_every - step % options.eval_every))
+                if config.updates is not None:
+                    n = min(n, config.updates - step)
+                tick = time.perf_counter()
+                finished = _run_chunk(chunk, state, n, stop, options.stop_grace_s)
+                if finished is None:  # stopped while the chunk still runs: keep the last finished state
+                    abandoned = True
+                    break
+                new_state, chunk_metrics = finished
+                done = int(chunk_metrics.updates)
+                lengths = np.asarray(chunk_metrics.mean_lengths[:done])
+                took = time.perf_counter() - tick
+                if not bool(chunk_metrics.finite):
+                    state, step, games = new_state, step + done, games + done * config.batch_size
+                    path = save()
+                    raise TrainingDiverged(
+                        f"training diverged at update {step + 1:,}: it made the parameters NaN or infinite "
+                        f"(learning rate {config.learning_rate:g}, rewards {config.hit_reward:g}/"
+                        f"{config.miss_reward:g}, entropy {config.entropy:g}, tried-mass weight "
+                        f"{config.tried_mass_weight:g}); the last finite state (update {step:,}) is in {path}; "
+                        "start a new run with a lower --lr"
+                    )
+                state = new_state
+                seconds_per_update = took / n  # the first chunk (one update) includes compilation: the next is one too
+                step += n
+                games += n * config.batch_size
+                elapsed = elapsed_before + time.perf_counter() - start
+                # Evaluations at fixed update counts compete for best.msgpack; the one at an interruption only
+                # reports (and wins only if it beats them all, below). A tie goes to the later snapshot: the same
+                # skill after more training (and more of the tried-mass term).
+                scheduled = step % options.eval_every == 0 or _budget_spent(config, step, elapsed)
+                evaluated = None
+                if scheduled or stop:
+                    evaluated = metrics["eval_exact"] = exact_mean_length(config, state.params)
+                    evaluated_at = step
+                    if scheduled and evaluated <= metrics.get("best_exact", math.inf):
+                        metrics.update(best_exact=evaluated, best_step=step)
+                        save(BEST_NAME)
+                if writer is not None:
+                    _log(writer, config, step, games, lengths, n * config.batch_size / took, evaluated)
+                on_progress(Progress(step, games, float(lengths.mean()), n * config.batch_size / took,
+                                     _eta(config, step, elapsed, seconds_per_update), elapsed, evaluated))
+                if time.perf_counter() - last_save >= options.checkpoint_seconds:
+                    save()
+                    last_save = time.perf_counter()
+            if evaluated_at != step:  # nothing ran (a resumed run whose budget was spent), or a chunk was abandoned
+                metrics["eval_exact"] = exact_mean_length(config, state.params)
+            if metrics["eval_exact"] < metrics.get("best_exact", math.inf) or not (out / BEST_NAME).exists():
+                metrics.update(best_exact=metrics["eval_exact"], best_step=step)
+                save(BEST_NAME)
+            path = save()
+    finally:
+        if writer is not None:
+            writer.close()
+    return TrainResult(path, step, games, metrics["eval_exact"], metrics["best_exact"], metrics["elapsed_s"],
+                       bool(stop), abandoned)
+
+
+def _run_chunk(chunk, state: TrainState, n: int, stop: list[str], grace_s: float):
+    """``chunk(state, n)`` with its results ready, or None if a stop arrived and it did not finish within
+    ``grace_s``. It runs in a daemon thread: compiling and running release the GIL, so this thread keeps
+    serving signals. An abandoned chunk runs on to its end in the background, its results unused."""
+    done = threading.Event()
+    result: list = []
+
+    def work() -> None:
+        try:
+            new_state, metrics = chunk(state, n)
+            jax.block_until_ready((new_state, metrics))
+            result.append((new_state, metrics))
+        except BaseException as error:  # re-raised in the caller's thread
+            result.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="train-chunk", daemon=True).start()
+    deadline = None
+    while not done.wait(0.05):
+        if stop and deadline is None:
+            deadline = time.monotonic() + grace_s
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
 
 
 def _initial_state(config: TrainConfig, resume: Checkpoint | None) -> tuple[TrainState, int, float, dict]:

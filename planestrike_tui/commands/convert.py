@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from planestrike_tui.commands.output import print_rows
+from planestrike_tui.commands.arguments import path
+from planestrike_tui.commands.output import print_rows, shown
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,14 +20,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "must use builtin ops only and answer like the Flax model on 1,200 boards from real games (the parity "
         "gate); only then are the model and its metadata sidecar (MODEL.json) written.",
     )
-    parser.add_argument("--checkpoint", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--checkpoint", type=path, default=None, metavar="DIR",
                         help="checkpoint directory or file (default: the bundled assets/checkpoint.msgpack)")
-    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
-                        help="model to write (default: planestrike.tflite next to the checkpoint)")
+    parser.add_argument("--out", type=path, default=None, metavar="FILE",
+                        help="model to write (default: planestrike.tflite next to the checkpoint); an existing file "
+                        "that is not a TFLite model is replaced only with --force, the checkpoint itself never")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
                         help="none (float32, default), float16 weights, or dynamic-int8 weights")
     parser.add_argument("--force", action="store_true",
-                        help="keep the model even if it fails the parity gate (with a warning)")
+                        help="keep the model even if it fails the parity gate (with a warning), and replace an "
+                        "--out file that is not a TFLite model")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.set_defaults(run=run)
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                            quantize=args.quantize, force=args.force)
     report = convert_checkpoint(config)
     if report.forced:
-        print(f"planestrike: WARNING: {report.model} FAILED the parity gate ({'; '.join(report.parity.failures())}) "
+        print(f"planestrike: WARNING: {shown(report.model)} FAILED the parity gate ({'; '.join(report.parity.failures())}) "
               "and was written only because of --force: do not ship it", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict()))
@@ -48,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     meta, parity = report.metadata, report.parity
     limits = parity.thresholds
     rows = [
-        ("model", f"{report.model} ({meta['bytes']:,} bytes, {args.quantize}, sha256 {meta['sha256'][:16]})"),
-        ("from", str(config.checkpoint)),
+        ("model", f"{shown(report.model)} ({meta['bytes']:,} bytes, {args.quantize}, sha256 {meta['sha256'][:16]})"),
+        ("from", shown(config.checkpoint)),
         ("ops", f"{_ops_summary(meta['ops'])} (builtin only)"),
         ("input", ", ".join(_tensor(t) for t in meta["inputs"])),
         ("output", ", ".join(_tensor(t) for t in meta["outputs"])),
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             f", {parity.decision_agreement:.2%} counting {parity.rounding_ties} rounding ties"
             if parity.rounding_ties else "") + f" (limit {limits.min_agreement:.0%})"),
         ("skill", f"{meta['eval']['exact_mean_strikes']:.4f} mean strikes (exact, 120 placements)"),
-        ("sidecar", str(report.sidecar)),
+        ("sidecar", shown(report.sidecar) + ("  (unchanged: the same model as before, nothing written)"
+                                              if report.unchanged else "")),
         ("time", f"{report.seconds:.1f} s"),
     ]
     print_rows(rows, width=13)

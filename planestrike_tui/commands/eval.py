@@ -7,7 +7,7 @@ import json
 
 from engine.limits import EVAL_GAMES, SEED
 from planestrike_tui.commands.arguments import limit_help, whole_number
-from planestrike_tui.commands.output import print_rows
+from planestrike_tui.commands.output import print_rows, progress_bar
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,7 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "The same --seed gives every agent the same boards.",
     )
     parser.add_argument("--agent", default="hunter", metavar="SPEC",
-                        help="random, hunter, flax[:CHECKPOINT], tflite[:MODEL], device:SERIAL[:MODEL] (default: hunter)")
+                        help="random, hunter, flax[:CHECKPOINT], tflite[:MODEL], app (the official Android app's model, 13.19), "
+                        "device:SERIAL[:MODEL] (default: hunter)")
     parser.add_argument("--games", type=whole_number(EVAL_GAMES), default=1000, metavar="N",
                         help=f"games to play, {limit_help(EVAL_GAMES)} (default: 1000)")
     parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
@@ -34,12 +35,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.evaluation import evaluate
+    from engine.evaluation import GAMES_PER_BATCH, evaluate
     from engine.specs import parse_agent_spec
 
     agent = parse_agent_spec(args.agent, seed=args.seed)
     try:
-        report = evaluate(agent, games=args.games, seed=args.seed, placements=args.placements, exact=args.exact)
+        with progress_bar("evaluating", "games", show=not args.exact and args.games > GAMES_PER_BATCH) as progress:
+            report = evaluate(agent, games=args.games, seed=args.seed, placements=args.placements, exact=args.exact,
+                              on_progress=progress)
     finally:
         agent.close()
     if args.json:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from engine.limits import SEED
-from planestrike_tui.commands.arguments import limit_help, whole_number
+from planestrike_tui.commands.arguments import limit_help, path, whole_number
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -17,8 +16,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Keys are listed in the footer; ctrl+p opens the command palette, ctrl+q quits.",
     )
     parser.add_argument("--opponent", default="flax", metavar="SPEC",
-                        help="flax, tflite, hunter, random or device:SERIAL (default: flax, the bundled model)")
-    parser.add_argument("--model", type=Path, metavar="FILE",
+                        help="flax, tflite, hunter, random, app (the official Android app's model, 13.19), device:SERIAL, or any "
+                        "--agent spec of eval (default: flax, the bundled model)")
+    parser.add_argument("--model", type=path, metavar="FILE",
                         help="a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent")
     parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
                         help=f"seed for the planes and the random agent, {limit_help(SEED)} (default: 0)")
@@ -26,10 +26,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.specs import check_agent_spec
     from planestrike_tui.app import PlanestrikeApp
     from planestrike_tui.roster import RosterConfig
 
-    # A missing or broken --model is not refused here: its panel shows why, and the rest of the app works.
+    check_agent_spec(args.opponent)  # a spec that names no agent is refused as eval refuses it, before the app opens
+    # A missing or broken model file is not refused here: its panel shows why, and the rest of the app works.
     app = PlanestrikeApp(RosterConfig(opponent=args.opponent, model=args.model, seed=args.seed))
     app.run()
     return app.return_code or 0

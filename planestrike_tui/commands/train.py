@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -72,16 +73,18 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.errors import PlanestrikeError
+    from training.signals import stop_on_signals
 
     try:
-        return _train(args)
+        with stop_on_signals([]) as stop:  # before JAX loads: a Ctrl-C during start-up is a stop too
+            return _train(args, stop)
     except PlanestrikeError as error:
         if args.progress == "jsonl":
             _emit({"event": "error", "message": str(error)})
         raise
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, stop: list[str]) -> int:
     from engine.errors import PlanestrikeError
     from training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
     from training.config import TrainConfig
@@ -109,10 +112,12 @@ def _train(args: argparse.Namespace) -> int:
             f"{out} already holds a training run: continue it with '--resume {out}', or choose a new --out"
         )
 
+    if stop:  # Ctrl-C while JAX was loading: nothing has started, nothing to save
+        raise KeyboardInterrupt
     display = _JsonLines() if args.progress == "jsonl" else _Bar(config)
     try:
         with display:
-            result = train(config, out, resume=checkpoint, on_progress=display.update)
+            result = train(config, out, resume=checkpoint, on_progress=display.update, stop=stop)
     except OSError as error:  # the run directory became unwritable (disk full, permissions...)
         raise PlanestrikeError(f"cannot write to {out}: {error.strerror or error}; the last checkpoint there is intact") from None
     summary = {
@@ -130,6 +135,12 @@ def _train(args: argparse.Namespace) -> int:
         _print_summary(result, out)
     if result.interrupted:
         print(f"interrupted: checkpoint saved; resume with 'planestrike train --resume {out}'", file=sys.stderr)
+        if result.abandoned:
+            # A compiled chunk still runs in a worker thread; letting the interpreter shut down under it aborts
+            # inside XLA. Everything is saved and flushed: leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     return 0
 

@@ -10,9 +10,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from planestrike_tui.roster import KIND_TITLES, Roster, SlotState
+from planestrike_tui.roster import KIND_DESCRIPTIONS, KIND_TITLES, Roster, SlotState
 
-CHOICES = ("flax", "tflite", "hunter", "random")
+CHOICES = ("flax", "tflite", "hunter", "app", "random")
 
 
 class OpponentDialog(ModalScreen[str | None]):
@@ -38,11 +38,12 @@ class OpponentDialog(ModalScreen[str | None]):
         for kind in kinds:
             slot = self.roster.get(kind)
             label = slot.title if slot else KIND_TITLES.get(kind, kind)
-            note = ""
+            description = KIND_DESCRIPTIONS.get(kind) if slot is None or slot.spec == kind else None
+            note = f"  [dim]{description}[/dim]" if description else ""
             if slot is not None and slot.state is SlotState.FAILED:
-                note = f"  [dim]unavailable: {slot.error}[/dim]"
+                note += f"  [dim]unavailable: {slot.error}[/dim]"
             elif slot is not None and slot.state is SlotState.LOADING:
-                note = "  [dim]loading[/dim]"
+                note += "  [dim]loading[/dim]"
             if kind == self.current:
                 note += "  [dim](current)[/dim]"
             options.append(Option(f"{label}{note}", id=kind, disabled=slot is not None and slot.state is SlotState.FAILED))
