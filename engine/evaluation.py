@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.agents import Agent
 from engine.errors import PlanestrikeError
-from engine.limits import EVAL_GAMES, SEED, OutOfRange
+from engine.limits import EVAL_GAMES, SEED
 from engine.placements import PlacementKind, draw_placements, placement_probabilities
 from engine.rules import CELL_COUNT, HIT, MISS, PLACEMENT_COUNT, PLACEMENTS, PLANE_SIZE, UNTRIED
 
@@ -118,11 +118,8 @@ def evaluate(agent: Agent, games: int = 1000, seed: int = 0, placements: Placeme
         lengths = play_games(agent, np.arange(PLACEMENT_COUNT))
         return summarize(agent.name, lengths, probs, seed=None, placements=placements, exact=True,
                          seconds=time.perf_counter() - start)
-    for name, limits, value in (("--games", EVAL_GAMES, games), ("--seed", SEED, seed)):
-        try:
-            limits.check(value)
-        except OutOfRange as error:
-            raise PlanestrikeError(f"{name} {error}") from None
+    EVAL_GAMES.check(games, "--games")
+    SEED.check(seed, "--seed")
     boards = draw_placements(np.random.default_rng(seed), games, placements)
     lengths = np.empty(games, dtype=np.int64)
     for first in range(0, games, GAMES_PER_BATCH):  # lockstep batches of bounded size: memory does not grow with N

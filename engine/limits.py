@@ -22,6 +22,10 @@ class OutOfRange(PlanestrikeError, ValueError):
     """A value outside its documented range, or not a number at all. The message says which range."""
 
 
+def _named(name: str, message: str) -> str:
+    return f"{name} {message}" if name else message
+
+
 def _number_text(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
@@ -42,11 +46,12 @@ class WholeRange:
             raise OutOfRange(f"must be {self.describe()}, got {text[:40]!r}")
         return self.check(int(text))
 
-    def check(self, value: object) -> int:
+    def check(self, value: object, name: str = "") -> int:
+        """``value`` if it is in range; else ``OutOfRange``, its message starting with ``name`` when given."""
         if isinstance(value, bool) or not isinstance(value, int):
-            raise OutOfRange(f"must be {self.describe()}, got {value!r:.40}")
+            raise OutOfRange(_named(name, f"must be {self.describe()}, got {value!r:.40}"))
         if not self.low <= value <= self.high:
-            raise OutOfRange(f"must be {self.describe()}, got {_number_text(value)}")
+            raise OutOfRange(_named(name, f"must be {self.describe()}, got {_number_text(value)}"))
         return value
 
 
@@ -73,12 +78,13 @@ class NumberRange:
             raise OutOfRange(f"must be {self.describe()}, got {text[:40]!r}")
         return self.check(value)
 
-    def check(self, value: object) -> float:
+    def check(self, value: object, name: str = "") -> float:
+        """``value`` as a float if it is in range; else ``OutOfRange``, starting with ``name`` when given."""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise OutOfRange(f"must be {self.describe()}, got {value!r:.40}")
+            raise OutOfRange(_named(name, f"must be {self.describe()}, got {value!r:.40}"))
         low_ok = value > self.low if self.above_low else value >= self.low
         if not (low_ok and value <= self.high):
-            raise OutOfRange(f"must be {self.describe()}, got {value:g}")
+            raise OutOfRange(_named(name, f"must be {self.describe()}, got {value:g}"))
         return float(value)
 
 

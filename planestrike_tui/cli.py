@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +24,12 @@ COMMANDS = ["eval", "play", "device", "train", "convert", "compare"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line that says where to look, not a usage dump."""
+    """argparse, but a usage error is one line that says where to look, not a usage dump, and a negative number
+    in exponent form (``--miss-reward -1e-3``) is a value, not an unknown option."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.agents import Agent, masked_argmax
 from engine.errors import PlanestrikeError
+from engine.limits import COMPARE_BOARDS, SEED
 from engine.rules import CELL_COUNT, UNTRIED
 from training.parity import game_boards
 
 _FLOOR = 1e-12
+_PROGRESS_EVERY = 256  # boards between progress reports
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,14 @@ class CompareReport:
         }
 
 
-def compare_agents(config: CompareConfig) -> CompareReport:
-    """Load every agent in ``config.agents``, run them all on the same boards, and compare them pairwise."""
+def compare_agents(config: CompareConfig, on_progress: Callable[[int, int], None] = lambda done, total: None
+                   ) -> CompareReport:
+    """Load every agent in ``config.agents``, run them all on the same boards, and compare them pairwise.
+    ``on_progress(boards_done, boards_in_all)`` counts every agent's boards, a few hundred at a time."""
     from engine.specs import parse_agent_spec
 
+    COMPARE_BOARDS.check(config.boards, "--boards")
+    SEED.check(config.seed, "--seed")
     specs = [spec.strip() for spec in config.agents]
     if len(specs) < 2:
         raise PlanestrikeError(f"compare needs at least two agents, got {', '.join(specs) or 'none'}: "
@@ -75,17 +82,19 @@ def compare_agents(config: CompareConfig) -> CompareReport:
         raise PlanestrikeError(f"--agents lists the same agent twice ({','.join(specs)}): list each once")
     boards = game_boards(config.boards, config.seed)
     scores, timings = {}, {}
-    for spec in specs:
+    for index, spec in enumerate(specs):
         agent = parse_agent_spec(spec, seed=config.seed)
+        done_before = index * len(boards)
         try:
-            scores[spec], timings[spec] = _run(agent, boards)
+            scores[spec], timings[spec] = _run(agent, boards, lambda done: on_progress(done_before + done,
+                                                                                      len(specs) * len(boards)))
         finally:
             agent.close()
     pairs = [_pair(a, b, scores[a], scores[b], boards) for a, b in itertools.combinations(specs, 2)]
     return CompareReport(len(boards), timings, pairs)
 
 
-def _run(agent: Agent, boards: np.ndarray) -> tuple[np.ndarray, AgentTiming]:
+def _run(agent: Agent, boards: np.ndarray, on_progress: Callable[[int], None]) -> tuple[np.ndarray, AgentTiming]:
     agent.probabilities(boards[0])  # warm-up: a jitted agent compiles here, which is not a move's latency
     scores = np.empty((len(boards), CELL_COUNT), np.float64)
     latencies = np.empty(len(boards), np.float64)
@@ -93,6 +102,8 @@ def _run(agent: Agent, boards: np.ndarray) -> tuple[np.ndarray, AgentTiming]:
         start = time.perf_counter_ns()
         scores[i] = np.asarray(agent.probabilities(board), np.float64).reshape(CELL_COUNT)
         latencies[i] = (time.perf_counter_ns() - start) / 1e3
+        if i % _PROGRESS_EVERY == _PROGRESS_EVERY - 1 or i == len(boards) - 1:  # outside the timed call
+            on_progress(i + 1)
     p50, p95 = np.percentile(latencies, [50, 95])
     return scores, AgentTiming(round(float(p50), 2), round(float(p95), 2))
 

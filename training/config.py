@@ -27,14 +27,7 @@ MINUTES = NumberRange(0, 60 * 24 * 30, above_low=True)  # 30 days
 
 
 class ConfigError(OutOfRange):
-    """A training setting outside its range; the message starts with the setting's name."""
-
-
-def _checked(name: str, limits: WholeRange | NumberRange, value: object) -> None:
-    try:
-        limits.check(value)
-    except OutOfRange as error:
-        raise ConfigError(f"{name} {error}") from None
+    """A training setting that is not what a config holds; range errors are ``OutOfRange``, named too."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +39,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.hidden, tuple):
             raise ConfigError(f"hidden must be a list of layer widths, got {self.hidden!r:.40}")
-        _checked("the number of hidden layers", HIDDEN_LAYERS, len(self.hidden))
+        HIDDEN_LAYERS.check(len(self.hidden), "the number of hidden layers")
         for width in self.hidden:
-            _checked("a hidden layer width", HIDDEN_WIDTH, width)
+            HIDDEN_WIDTH.check(width, "a hidden layer width")
 
     def to_dict(self) -> dict:
         return {"hidden": list(self.hidden)}
@@ -75,7 +68,7 @@ class TrainConfig:
     batch's valid steps as the advantage, an optional entropy bonus, an optional term that keeps the raw softmax's
     mass off tried cells, and Adam. ``docs/training.md`` records how the defaults were chosen.
 
-    Every field is checked against its range when the config is built (``ConfigError``).
+    Every field is checked against its range when the config is built (``OutOfRange`` naming the field).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -98,7 +91,7 @@ class TrainConfig:
         for name, limits in RANGES.items():
             value = getattr(self, name)
             if value is not None or name not in ("games", "minutes"):
-                _checked(name, limits, value)
+                limits.check(value, name)
 
     @property
     def updates(self) -> int | None:

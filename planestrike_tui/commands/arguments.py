@@ -21,6 +21,7 @@ def whole_number(limits: WholeRange) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     parse.__name__ = "whole number"  # argparse names the type in some messages
+    parse.limits = limits  # what the tests hold every parsed value to
     return parse
 
 
@@ -32,6 +33,7 @@ def number(limits: NumberRange) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     parse.__name__ = "number"
+    parse.limits = limits
     return parse
 
 

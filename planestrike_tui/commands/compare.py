@@ -7,6 +7,7 @@ import json
 
 from engine.limits import COMPARE_BOARDS, SEED
 from planestrike_tui.commands.arguments import limit_help, whole_number
+from planestrike_tui.commands.output import progress_bar
 
 
 def agent_list(text: str) -> tuple[str, ...]:
@@ -37,7 +38,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from training.compare import CompareConfig, compare_agents
 
-    report = compare_agents(CompareConfig(agents=args.agents, boards=args.boards, seed=args.seed))
+    with progress_bar("comparing", "boards") as progress:
+        report = compare_agents(CompareConfig(agents=args.agents, boards=args.boards, seed=args.seed), progress)
     if args.json:
         print(json.dumps(report.to_dict()))
         return 0

@@ -1,0 +1,315 @@
+"""Hostile input everywhere: every argument, file and checkpoint ends promptly with one line, bounded memory, nothing
+lost. The cases an adversarial pass found (numbers that allocate terabytes, FIFOs, devices, huge files, outputs
+that clobber inputs, crafted checkpoints) are kept here, plus a property test over every numeric option of every
+subcommand and a mutation fuzz of the checkpoint loader."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flax import serialization
+from litert_helpers import PLANESTRIKE
+
+from assets import BUNDLED_CHECKPOINT
+from planestrike_tui.cli import build_parser, main
+from training.checkpoint import CheckpointError, load_checkpoint, load_policy
+
+ONE_LINE = re.compile(r"planestrike( [\w ]+)?: error: \S")
+MEMORY_CAP = 4 << 30  # address space for a CLI run: the refusals below must not even approach it
+
+
+def run_in_process(capsys, *argv: str) -> tuple[int, str]:
+    """``planestrike ARGV`` in this process (fast: no interpreter start-up): exit status and stderr."""
+    try:
+        status = main([str(arg) for arg in argv])
+    except SystemExit as exit:  # argparse's usage errors
+        status = exit.code
+    return status, capsys.readouterr().err
+
+
+def assert_refused(status: int, stderr: str, fragment: str = "") -> None:
+    lines = stderr.strip().splitlines()
+    assert status == 2, (status, stderr)
+    assert len(lines) == 1 and ONE_LINE.match(lines[0]), stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
+    assert fragment in lines[0], (fragment, lines[0])
+
+
+# --- Sizes, in real subprocesses under a memory cap and a deadline: each once allocated terabytes or ran forever.
+
+SIZES = [
+    (["eval", "--games", "1000000000000"], "--games: must be a whole number from 1 to 1,000,000, got 1,000,000,000,000"),
+    (["eval", "--games", "99999999999999999999999999"], "--games: must be a whole number from 1 to 1,000,000"),
+    (["eval", "--games", "2147483648"], "--games: must be a whole number from 1 to 1,000,000"),
+    (["compare", "--boards", "1000000000000"], "--boards: must be a whole number from 1 to 100,000"),
+    (["train", "--games", "99999999999999999999"], "--games: must be a whole number from 1 to 10,000,000,000"),
+    (["train", "--batch-size", "100000000"], "--batch-size: must be a whole number from 1 to 8,192"),
+    (["train", "--seed", str(10**26)], "--seed: must be a whole number from 0 to 4,294,967,295"),
+]
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+@pytest.mark.parametrize("argv, message", SIZES, ids=[" ".join(argv) for argv, _ in SIZES])
+def test_huge_sizes_are_refused_at_once_in_bounded_memory(argv, message):
+    start = time.monotonic()
+    result = subprocess.run([PLANESTRIKE, *argv], capture_output=True, text=True, timeout=60, preexec_fn=_cap_memory)
+    assert time.monotonic() - start < 20
+    assert_refused(result.returncode, result.stderr, message)
+
+
+# --- Ranges: one rule, one wording, whatever side of the range a value falls.
+
+RANGES = [
+    (["train", "--gamma", "7"], "--gamma: must be a number from 0 to 1, got 7"),
+    (["train", "--gamma", "-0.5"], "--gamma: must be a number from 0 to 1, got -0.5"),
+    (["train", "--lr", "inf"], "--lr: must be a number more than 0 and at most 1"),
+    (["train", "--lr", "nan"], "--lr: must be a number more than 0 and at most 1"),
+    (["train", "--lr", "1e308"], "--lr: must be a number more than 0 and at most 1, got 1e+308"),
+    (["train", "--lr", "0"], "--lr: must be a number more than 0 and at most 1, got 0"),
+    (["train", "--hit-reward", "1e308"], "--hit-reward: must be a number from -100 to 100"),
+    (["train", "--miss-reward", "-1e308"], "--miss-reward: must be a number from -100 to 100"),
+    (["train", "--entropy", "1e308"], "--entropy: must be a number from 0 to 10"),
+    (["train", "--tried-mass-weight", "1e308"], "--tried-mass-weight: must be a number from 0 to 100"),
+    (["train", "--minutes", "0"], "--minutes: must be a number more than 0"),
+    (["train", "--hidden", "0"], "--hidden: must be 1 to 4 comma-separated layer widths"),
+    (["train", "--hidden", "1,2,3,4,5"], "--hidden: must be 1 to 4 comma-separated layer widths"),
+    (["train", "--hidden", "513"], "--hidden: must be 1 to 4 comma-separated layer widths"),
+    (["eval", "--games", "-5"], "--games: must be a whole number from 1 to 1,000,000, got -5"),
+    (["eval", "--games", "0"], "--games: must be a whole number from 1 to 1,000,000, got 0"),
+    (["eval", "--games", "١٢"], "--games: must be a whole number from 1 to 1,000,000, got '١٢'"),
+    (["device", "bench", "--moves", "-5"], "--moves: must be a whole number from 1 to 100,000, got -5"),
+    (["device", "bench", "--moves", "0"], "--moves: must be a whole number from 1 to 100,000, got 0"),
+    (["device", "emulate", "--port", "65536"], "--port: must be a whole number from 0 to 65,535, got 65,536"),
+    (["device", "emulate", "--port", "-1"], "--port: must be a whole number from 0 to 65,535, got -1"),
+    (["train", "--out", ""], "--out: is empty"),
+    (["convert", "--out", ""], "--out: is empty"),
+    (["play", "--model", ""], "--model: is empty"),
+    (["play", "--opponent", "NONSENSE"], "unknown agent 'NONSENSE': use one of random, hunter"),
+]
+
+
+@pytest.mark.parametrize("argv, message", RANGES, ids=[" ".join(argv) for argv, _ in RANGES])
+def test_values_outside_their_range_get_the_one_rule(capsys, argv, message):
+    assert_refused(*run_in_process(capsys, *argv), message)
+
+
+HOSTILE_TEXT = ["", " ", "-1", "0", "1", "1e308", "-1e308", "nan", "inf", "-inf", "²", "١٢", "9" * 40, "1" * 5000,
+                "\x00", "0x10", "1_000", "+5", " 7 ", "1.5", "-0", "1e-320", "3e38", "4294967296", "65535", "1,2"]
+
+
+def _numeric_options():
+    """Every option of every subcommand whose type carries a range (``arguments.whole_number`` / ``number``)."""
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*prefix, name])
+            elif getattr(action.type, "limits", None) is not None and action.option_strings:
+                positionals = [a for a in parser._actions if not a.option_strings and a.required
+                               and not isinstance(a, argparse._SubParsersAction)]
+                yield [*prefix, *["x"] * len(positionals)], action  # a placeholder for each positional
+
+    return list(walk(build_parser(), []))
+
+
+def test_every_numeric_option_refuses_or_accepts_within_its_range(capsys):
+    options = _numeric_options()
+    assert len(options) >= 15  # eval, compare, play, train, device: the walk found them
+    for command, action in options:
+        for text in HOSTILE_TEXT:
+            try:
+                value = getattr(build_parser().parse_args([*command, f"{action.option_strings[0]}={text}"]), action.dest)
+            except SystemExit as exit:
+                assert_refused(exit.code, capsys.readouterr().err, "must be")
+                continue
+            assert value == action.type.limits.check(value), (command, action.dest, text, value)
+
+
+# --- Files that are not what they claim: each once hung (FIFO, /dev/zero), ate memory (3 GB) or crashed.
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    os.mkfifo(root / "fifo")
+    (root / "directory").mkdir()
+    with open(root / "huge", "wb") as handle:
+        handle.truncate(3 << 30)  # sparse: 3 GB to stat, nothing on disk
+    (root / "text").write_text("not a model\n")
+    return {"fifo": root / "fifo", "/dev/zero": Path("/dev/zero"), "directory": root / "directory",
+            "huge": root / "huge", "text": root / "text"}
+
+
+FILE_USES = [
+    (["eval", "--agent", "tflite:{}"], {"fifo": "named pipe", "/dev/zero": "is a device", "directory": "is a directory",
+                                        "huge": "more than the 33,554,432 bytes", "text": "it is a text file"}),
+    (["eval", "--agent", "flax:{}"], {"fifo": "named pipe", "/dev/zero": "is a device", "directory": "does not exist",
+                                      "huge": "more than the 33,554,432 bytes", "text": "truncated or corrupt"}),
+    (["compare", "--agents", "hunter,tflite:{}"], {"fifo": "named pipe", "huge": "more than the 33,554,432 bytes"}),
+    (["train", "--resume", "{}"], {"fifo": "named pipe", "/dev/zero": "is a device", "directory": "does not exist",
+                                   "huge": "more than the 33,554,432 bytes", "text": "truncated or corrupt"}),
+    (["convert", "--checkpoint", "{}"], {"fifo": "named pipe", "/dev/zero": "is a device",
+                                         "huge": "more than the 33,554,432 bytes"}),
+]
+FILE_CASES = [(argv, kind, fragment) for argv, kinds in FILE_USES for kind, fragment in kinds.items()]
+
+
+@pytest.mark.parametrize("argv, kind, fragment", FILE_CASES,
+                         ids=[f"{' '.join(argv)} {kind}" for argv, kind, _ in FILE_CASES])
+def test_files_are_checked_before_they_are_read(capsys, hostile_files, argv, kind, fragment, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # convert writes next to the checkpoint by default; train into ./runs
+    start = time.monotonic()
+    status, stderr = run_in_process(capsys, *[part.format(hostile_files[kind]) for part in argv])
+    assert time.monotonic() - start < 15
+    assert_refused(status, stderr, fragment)
+    assert str(hostile_files[kind]) in stderr
+
+
+# --- Outputs never clobber inputs, and an unwritable output is refused before any work.
+
+@pytest.fixture
+def run_copy(tmp_path):
+    """A copy of the bundled checkpoint in a run directory of its own."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(BUNDLED_CHECKPOINT, run / "checkpoint.msgpack")
+    return run
+
+
+def test_convert_never_overwrites_its_checkpoint_even_with_force(capsys, run_copy):
+    before = (run_copy / "checkpoint.msgpack").read_bytes()
+    for extra in ([], ["--force"]):
+        status, stderr = run_in_process(capsys, "convert", "--checkpoint", run_copy, "--out",
+                                        run_copy / "checkpoint.msgpack", *extra)
+        assert_refused(status, stderr, "would overwrite the checkpoint it converts")
+    assert (run_copy / "checkpoint.msgpack").read_bytes() == before
+
+
+def test_convert_replaces_a_file_that_is_not_a_model_only_with_force(capsys, run_copy):
+    notes = run_copy / "notes.txt"
+    notes.write_text("my notes\n")
+    assert_refused(*run_in_process(capsys, "convert", "--checkpoint", run_copy, "--out", notes),
+                   "exists and is not a TFLite model: choose another name, or add --force")
+    assert notes.read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize("out, fragment", [("/proc/x.tflite", "cannot write /proc/x.tflite"),
+                                           ("/dev/null", "is not a regular file")])
+def test_an_output_that_cannot_be_a_model_is_refused_before_converting(capsys, run_copy, out, fragment):
+    start = time.monotonic()
+    assert_refused(*run_in_process(capsys, "convert", "--checkpoint", run_copy, "--out", out), fragment)
+    assert time.monotonic() - start < 2  # before the checkpoint is even loaded, let alone converted
+
+
+def test_train_refuses_an_empty_out_rather_than_writing_into_the_current_directory(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert_refused(*run_in_process(capsys, "train", "--out", "", "--games", "32"), "--out: is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- Checkpoints: crafted ones are refused naming the field; no damaged byte goes unnoticed.
+
+def _record(path: Path) -> dict:
+    outer = serialization.msgpack_restore(path.read_bytes())
+    return serialization.msgpack_restore(outer["body"])
+
+
+def _write(path: Path, body: dict, checksum_ok: bool = True) -> Path:
+    data = serialization.msgpack_serialize(body)
+    digest = hashlib.sha256(data).hexdigest() if checksum_ok else "0" * 64
+    path.write_bytes(serialization.msgpack_serialize(
+        {"format": "planestrike-checkpoint", "version": 2, "sha256": digest, "body": data}))
+    return path
+
+
+def _tamper(field: str, value):
+    def change(body: dict) -> None:
+        target = body
+        *parents, last = field.split(".")
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    return change
+
+
+CRAFTED = [
+    ("config.batch_size", 0, "batch_size must be a whole number from 1 to 8,192, got 0"),
+    ("config.batch_size", "512", "batch_size must be a whole number from 1 to 8,192, got '512'"),
+    ("config.learning_rate", "fast", "learning_rate must be a number more than 0 and at most 1, got 'fast'"),
+    ("config.gamma", 7.0, "gamma must be a number from 0 to 1, got 7"),
+    ("config.model.hidden", [-1], "a hidden layer width must be a whole number from 1 to 512, got -1"),
+    ("config.model.hidden", "128", "model must be {'hidden': [widths]}"),
+    ("config.games", [1, 2], "games must be a whole number"),
+    ("config.surprise", 1, "unknown training settings ['surprise']"),
+    ("step", 2**40, "its step or game count must be a whole number from 0 to 2,147,483,647"),
+    ("step", "12", "its step or game count must be a whole number"),
+    ("games", -1, "its step or game count must be a whole number from 0"),
+    ("rng_key", "abc", "its rng_key is not two uint32 words"),
+    ("metrics.elapsed_s", "slow", "metric 'elapsed_s' is 'slow', not a finite number"),
+    ("params.Dense_0.bias", np.full(128, np.nan, np.float32), "holds NaN or infinite weights in ['Dense_0']['bias']"),
+    ("params.Dense_0.bias", np.zeros(128, np.int32), "parameter ['Dense_0']['bias'] is not a float32 array"),
+    ("params.Dense_0.kernel", np.zeros((64, 3), np.float32), "has shape (64, 3), expected (64, 128)"),
+    ("params.Dense_9", {"bias": np.zeros(3, np.float32)}, "has parameters its model (128, 64) does not use"),
+    ("opt_state.0.mu.Dense_0.bias", np.full(128, np.inf, np.float32), "corrupt optimiser state"),
+]
+
+
+@pytest.mark.parametrize("field, value, message", CRAFTED, ids=[f"{field}={value!r:.20}" for field, value, _ in CRAFTED])
+def test_a_crafted_checkpoint_is_refused_naming_the_file_and_the_field(tmp_path, field, value, message):
+    body = _record(BUNDLED_CHECKPOINT)
+    _tamper(field, value)(body)
+    path = _write(tmp_path / "checkpoint.msgpack", body)
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(path)
+    assert str(path) in str(refused.value) and message in str(refused.value), str(refused.value)
+    if not field.startswith(("opt_state", "step", "games", "rng_key", "metrics")):  # what an agent reads, too
+        with pytest.raises(CheckpointError, match=re.escape(message)):
+            load_policy(path)
+
+
+@pytest.mark.parametrize("argv", [["train", "--resume", "{}", "--games", "2000000"], ["eval", "--agent", "flax:{}"],
+                                  ["convert", "--checkpoint", "{}", "--out", "{}/model.tflite"]])
+def test_the_commands_refuse_a_crafted_checkpoint_in_one_line(capsys, tmp_path, argv):
+    body = _record(BUNDLED_CHECKPOINT)
+    body["config"]["batch_size"] = 0
+    _write(tmp_path / "checkpoint.msgpack", body)
+    status, stderr = run_in_process(capsys, *[part.format(tmp_path) for part in argv])
+    assert_refused(status, stderr, "has a bad training config: batch_size must be a whole number from 1 to 8,192")
+    assert not (tmp_path / "model.tflite").exists()
+
+
+def test_a_checksum_that_does_not_match_is_reported(tmp_path):
+    path = _write(tmp_path / "checkpoint.msgpack", _record(BUNDLED_CHECKPOINT), checksum_ok=False)
+    with pytest.raises(CheckpointError, match="is damaged: its contents do not match the checksum"):
+        load_checkpoint(path)
+
+
+def test_no_damaged_byte_of_a_checkpoint_loads_silently(tmp_path):
+    """Flipped bits and truncations anywhere in the file: every one is refused with CheckpointError (the sha256 over
+    the body catches what the structure checks cannot), and nothing else ever escapes the loader."""
+    data = BUNDLED_CHECKPOINT.read_bytes()
+    rng = random.Random(7)
+    path = tmp_path / "checkpoint.msgpack"
+    for trial in range(300):
+        damaged = bytearray(data)
+        if trial % 4 == 3:
+            damaged = damaged[: rng.randrange(len(data))]
+        else:
+            position = rng.randrange(len(data))
+            damaged[position] ^= 1 << rng.randrange(8)
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
