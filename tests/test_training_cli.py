@@ -5,10 +5,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import jax
+import numpy as np
+
 from planestrike_tui.cli import main
-from training.checkpoint import load_checkpoint
+from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from training.config import TrainConfig
+from training.learner import init_train_state
 
 PLANESTRIKE = str(Path(sys.executable).with_name("planestrike"))
 PROGRESS_KEYS = {"step", "games", "mean_length", "games_per_s", "eta_s"}
@@ -24,6 +30,8 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes_to_its_budget(tmp_path, c
     out = tmp_path / "run"
     run = start("--minutes", "10", "--batch-size", "32", "--seed", "3", "--out", str(out))
     progress = []
+    started = json.loads(run.stdout.readline())
+    assert started == {"event": "start", "step": 0, "games": 0, "updates": None}  # a time budget: no update count
     for line in run.stdout:  # progress arrives about once a second after compilation
         record = json.loads(line)
         assert PROGRESS_KEYS <= set(record), record
@@ -46,7 +54,8 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes_to_its_budget(tmp_path, c
     budget = 32 * (saved.step + 2)
     assert main(["train", "--resume", str(out), "--games", str(budget), "--progress", "jsonl"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert all(PROGRESS_KEYS <= set(line) for line in lines[:-1])
+    assert lines[0] == {"event": "start", "step": saved.step, "games": saved.games, "updates": saved.step + 2}
+    assert all(PROGRESS_KEYS <= set(line) for line in lines[1:-1])
     assert lines[-1]["event"] == "done" and lines[-1]["games"] == budget and lines[-1]["interrupted"] is False
     assert 8 <= lines[-1]["eval_exact"] <= 64
     assert load_checkpoint(out).config.batch_size == 32  # the resumed run kept the checkpoint's settings
@@ -86,3 +95,41 @@ def test_help_states_the_real_defaults():
     assert f"(default: {defaults.tried_mass_weight:g})" in helps["tried_mass_weight"]
     assert f"(default: {','.join(map(str, defaults.model.hidden))}" in helps["hidden"]
     assert f"(default: {defaults.seed})" in helps["seed"]
+
+
+def test_ctrl_c_while_the_first_chunk_compiles_and_runs_is_honoured_within_seconds(tmp_path):
+    """A large first chunk (compilation plus one update of 2,048 games of a wider net: several seconds) is abandoned
+    half a second after Ctrl-C; the last finished state is saved and the process leaves cleanly."""
+    out = tmp_path / "run"
+    run = start("--games", "100000", "--batch-size", "2048", "--hidden", "256,256", "--out", str(out))
+    assert json.loads(run.stdout.readline())["event"] == "start"
+    time.sleep(0.5)
+    asked = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    rest = [json.loads(line) for line in run.stdout]
+    assert run.wait(timeout=60) == 130
+    took = time.monotonic() - asked
+    stderr = run.stderr.read()
+    assert took < 5, f"took {took:.1f} s to stop"
+    assert rest[-1]["event"] == "done" and rest[-1]["interrupted"] is True and rest[-1]["step"] == 0, rest
+    assert stderr.strip() == f"interrupted: checkpoint saved; resume with 'planestrike train --resume {out}'"
+    assert load_checkpoint(out).step == 0 and load_checkpoint(out / "best.msgpack").step == 0
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_finite_state(tmp_path):
+    """Weights near float32's limit overflow on the first update: the chunk stops there, the loop saves the last
+    finite state and says so in one line, instead of spinning on NaN games forever."""
+    config = TrainConfig(batch_size=32, games=32 * 50, seed=1)
+    state = init_train_state(config)
+    huge = jax.tree_util.tree_map(lambda x: np.asarray(x) * np.float32(1e37), state.params)
+    save_checkpoint(tmp_path, Checkpoint(huge, state.opt_state, 7, 7 * 32, np.asarray(state.rng_key), config))
+    began = time.monotonic()
+    run = subprocess.run([PLANESTRIKE, "train", "--resume", str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert time.monotonic() - began < 60
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("planestrike: error: training diverged at update 8: "), run.stderr
+    assert f"the last finite state (update 7) is in {tmp_path / 'checkpoint.msgpack'}" in lines[0]
+    kept = load_checkpoint(tmp_path)  # loads: every weight finite
+    assert kept.step == 7 and all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(kept.params))

@@ -114,7 +114,7 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
 
     if stop:  # Ctrl-C while JAX was loading: nothing has started, nothing to save
         raise KeyboardInterrupt
-    display = _JsonLines() if args.progress == "jsonl" else _Bar(config)
+    display = _JsonLines(config, checkpoint) if args.progress == "jsonl" else _Bar(config)
     try:
         with display:
             result = train(config, out, resume=checkpoint, on_progress=display.update, stop=stop)
@@ -158,9 +158,15 @@ def _print_summary(result, out: Path) -> None:
 
 
 class _JsonLines:
-    """One JSON object per chunk on stdout (the terminal app runs training in a subprocess and reads these)."""
+    """One JSON object per chunk on stdout (the terminal app runs training in a subprocess and reads these), after
+    a ``start`` object when training begins (the first chunk then compiles for a few seconds)."""
+
+    def __init__(self, config, checkpoint) -> None:
+        self._start = {"event": "start", "step": checkpoint.step if checkpoint else 0,
+                       "games": checkpoint.games if checkpoint else 0, "updates": config.updates}
 
     def __enter__(self):
+        _emit(self._start)
         return self
 
     def __exit__(self, *exc) -> None:

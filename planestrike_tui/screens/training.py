@@ -156,7 +156,7 @@ class TrainingScreen(Screen):
                     checkpoint, interrupted = data.get("checkpoint"), bool(data.get("interrupted"))
                 elif event == "error":
                     error = str(data.get("message", "training failed"))
-                elif "step" in data:
+                elif event is None and "step" in data:  # a progress line ("start" comes before compiling)
                     self.post_message(TrainingProgress(
                         step=int(data["step"]), games=int(data["games"]), mean_length=float(data["mean_length"]),
                         games_per_s=float(data["games_per_s"]),
