@@ -55,6 +55,23 @@ def test_training_changes_the_parameters_and_keeps_the_best_evaluated_snapshot(t
     assert exact_mean_length(SMALL, best.params) == result.best_exact
 
 
+def test_stopped_runs_and_their_resumes_never_leave_a_best_snapshot_worse_than_their_final_model(tmp_path):
+    """Stops between the scheduled evaluations, in a fresh run and in two resumes of it: each time, best.msgpack
+    holds a model at least as good as the one the run reports, and its recorded score is its real one."""
+    options = LoopOptions(chunk_seconds=1e-3, eval_every=4, checkpoint_seconds=0.0, tensorboard=False)
+    config, resume = SMALL.replace(games=32 * 40), None
+    for stop_at in (3, 9, 14):  # none is a multiple of eval_every
+        stop: list[str] = []
+        result = train(config, tmp_path, resume=resume, options=options, stop=stop,
+                       on_progress=lambda progress: stop.append("test") if progress.step >= stop_at else None)
+        assert result.interrupted and result.step == stop_at
+        best = load_checkpoint(tmp_path / BEST_NAME)
+        assert result.best_exact <= result.eval_exact
+        assert exact_mean_length(config, best.params) == result.best_exact == best.metrics["best_exact"]
+        resume = load_checkpoint(tmp_path)
+        assert exact_mean_length(config, resume.params) == result.eval_exact
+
+
 def test_chunks_of_any_size_reuse_one_compilation():
     chunk = compiled_chunk(SMALL)  # the function the loop runs
     state = init_train_state(SMALL)
