@@ -112,7 +112,7 @@ HOSTILE_TEXT = ["", " ", "-1", "0", "1", "1e308", "-1e308", "nan", "inf", "-inf"
 
 
 def _numeric_options():
-    """Every option of every subcommand whose type carries a range (``arguments.whole_number`` / ``number``)."""
+    """Every option of every subcommand whose type carries a range (``arguments.in_range``)."""
     def walk(parser: argparse.ArgumentParser, prefix: list[str]):
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):

@@ -78,7 +78,7 @@ def test_a_run_directory_is_never_overwritten_by_a_new_run(tmp_path, capsys):
 
 
 def test_help_states_the_real_defaults():
-    """The command module stays cheap to import, so its help texts spell the defaults out: keep them true."""
+    """The help texts spell the defaults out (read from TrainConfig, a light module)."""
     from planestrike_tui.cli import build_parser
     from training.config import TrainConfig
 
@@ -87,7 +87,7 @@ def test_help_states_the_real_defaults():
     helps = {action.dest: action.help for action in train_parser._actions}
     assert f"(default: {defaults.games})" in helps["games"]
     assert f"(default: {defaults.batch_size})" in helps["batch_size"]
-    assert f"(default: {defaults.learning_rate:g})" in helps["lr"]
+    assert f"(default: {defaults.learning_rate:g})" in helps["learning_rate"]
     assert f"(default: {defaults.gamma:g})" in helps["gamma"]
     assert f"(default: {defaults.hit_reward:g})" in helps["hit_reward"]
     assert f"(default: {defaults.miss_reward:g})" in helps["miss_reward"]

@@ -13,27 +13,16 @@ from pathlib import Path
 from engine.limits import NumberRange, OutOfRange, WholeRange
 
 
-def whole_number(limits: WholeRange) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+def in_range(limits: WholeRange | NumberRange) -> Callable[[str], int | float]:
+    """An argparse type for a value in ``limits`` (whole numbers or any finite number, as the range says)."""
+    def parse(text: str) -> int | float:
         try:
             return limits.parse(text)
         except OutOfRange as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    parse.__name__ = "whole number"  # argparse names the type in some messages
+    parse.__name__ = "whole number" if isinstance(limits, WholeRange) else "number"  # argparse may name the type
     parse.limits = limits  # what the tests hold every parsed value to
-    return parse
-
-
-def number(limits: NumberRange) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            return limits.parse(text)
-        except OutOfRange as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-
-    parse.__name__ = "number"
-    parse.limits = limits
     return parse
 
 
@@ -47,7 +36,9 @@ def path(text: str) -> Path:
 
 
 def limit_help(limits: WholeRange | NumberRange) -> str:
-    """The range as the help texts show it: ``1-1,000,000``."""
+    """The range as the help texts show it: ``1 to 1,000,000``, ``above 0, up to 1``."""
     if isinstance(limits, WholeRange):
-        return f"{limits.low:,}-{limits.high:,}"
-    return f"{'>' if limits.above_low else ''}{limits.low:g}-{limits.high:g}"
+        return f"{limits.low:,} to {limits.high:,}"
+    if limits.above_low:
+        return f"above {limits.low:g}, up to {limits.high:g}"
+    return f"{limits.low:g} to {limits.high:g}"

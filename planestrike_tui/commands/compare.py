@@ -6,7 +6,7 @@ import argparse
 import json
 
 from engine.limits import COMPARE_BOARDS, SEED
-from planestrike_tui.commands.arguments import limit_help, whole_number
+from planestrike_tui.commands.arguments import in_range, limit_help
 from planestrike_tui.commands.output import progress_bar
 
 
@@ -27,9 +27,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--agents", type=agent_list, default=("flax", "tflite"), metavar="SPEC,SPEC,...",
                         help="agents to compare, any --agent spec (default: flax,tflite)")
-    parser.add_argument("--boards", type=whole_number(COMPARE_BOARDS), default=1000, metavar="N",
+    parser.add_argument("--boards", type=in_range(COMPARE_BOARDS), default=1000, metavar="N",
                         help=f"boards to compare on, {limit_help(COMPARE_BOARDS)} (default: 1000)")
-    parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
+    parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the boards, {limit_help(SEED)} (default: 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(run=run)

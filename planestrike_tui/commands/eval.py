@@ -6,7 +6,7 @@ import argparse
 import json
 
 from engine.limits import EVAL_GAMES, SEED
-from planestrike_tui.commands.arguments import limit_help, whole_number
+from planestrike_tui.commands.arguments import in_range, limit_help
 from planestrike_tui.commands.output import print_rows, progress_bar
 
 
@@ -22,9 +22,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--agent", default="hunter", metavar="SPEC",
                         help="random, hunter, flax[:CHECKPOINT], tflite[:MODEL], app (the official Android app's model, 13.19), "
                         "device:SERIAL[:MODEL] (default: hunter)")
-    parser.add_argument("--games", type=whole_number(EVAL_GAMES), default=1000, metavar="N",
+    parser.add_argument("--games", type=in_range(EVAL_GAMES), default=1000, metavar="N",
                         help=f"games to play, {limit_help(EVAL_GAMES)} (default: 1000)")
-    parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
+    parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the boards and the agent, {limit_help(SEED)} (default: 0)")
     parser.add_argument("--placements", choices=PLACEMENT_KINDS, default="uniform",
                         help="uniform, as the app draws planes, or legacy, the original trainer's biased draw")

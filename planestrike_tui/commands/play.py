@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from engine.limits import SEED
-from planestrike_tui.commands.arguments import limit_help, path, whole_number
+from planestrike_tui.commands.arguments import in_range, limit_help, path
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "--agent spec of eval (default: flax, the bundled model)")
     parser.add_argument("--model", type=path, metavar="FILE",
                         help="a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent")
-    parser.add_argument("--seed", type=whole_number(SEED), default=0, metavar="S",
+    parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the planes and the random agent, {limit_help(SEED)} (default: 0)")
     parser.set_defaults(run=run)
 

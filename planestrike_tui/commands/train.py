@@ -9,15 +9,26 @@ import sys
 from pathlib import Path
 
 from engine.limits import SEED, OutOfRange
-from planestrike_tui.commands.arguments import limit_help, number, path, whole_number
+from planestrike_tui.commands.arguments import in_range, limit_help, path
 from training import config as limits
 
 DEFAULT_OUT = Path("runs") / "train"
 
-# Options that set a TrainConfig field: (flag, field name). They default to None so a resumed run can tell which
-# ones the user actually gave.
-_CONFIG_OPTIONS = ("games", "minutes", "batch_size", "lr", "gamma", "hit_reward", "miss_reward", "entropy",
-                   "tried_mass_weight", "hidden", "seed")
+# The options that set one number of the TrainConfig: (option, field, metavar, what it sets). Range and default come
+# from training.config, so --help cannot drift from them. The options default to None so that a resumed run can
+# tell which ones the user actually gave.
+_NUMBERS = (
+    ("--batch-size", "batch_size", "N", "complete games per update"),
+    ("--lr", "learning_rate", "RATE", "Adam learning rate"),
+    ("--gamma", "gamma", "G", "discount of the reward-to-go"),
+    ("--hit-reward", "hit_reward", "R", "reward for a hit"),
+    ("--miss-reward", "miss_reward", "R", "reward for a miss"),
+    ("--entropy", "entropy", "W", "weight of the entropy bonus"),
+    ("--tried-mass-weight", "tried_mass_weight", "W", "weight of the loss term that keeps the raw softmax's mass "
+     "off tried cells"),
+    ("--seed", "seed", "S", "seed of the whole run"),
+)
+_CONFIG_OPTIONS = ("games", "minutes", "hidden", *(field for _, field, _, _ in _NUMBERS))
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -40,30 +51,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         "TensorBoard logs in DIR/logs. Ctrl-C saves and stops; --resume DIR continues exactly where it stopped.",
     )
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--games", type=whole_number(limits.GAMES), metavar="N",
-                        help=f"train on this many games, {limit_help(limits.GAMES)} (default: 1500000)")
-    budget.add_argument("--minutes", type=number(limits.MINUTES), metavar="M",
+    budget.add_argument("--games", type=in_range(limits.GAMES), metavar="N",
+                        help=f"train on this many games, {limit_help(limits.GAMES)} (default: "
+                        f"{limits.TrainConfig().games})")
+    budget.add_argument("--minutes", type=in_range(limits.MINUTES), metavar="M",
                         help=f"train for this many minutes instead of a game count, {limit_help(limits.MINUTES)}")
-    parser.add_argument("--batch-size", type=whole_number(limits.BATCH_SIZE), metavar="N",
-                        help=f"complete games per update, {limit_help(limits.BATCH_SIZE)} (default: 512)")
-    parser.add_argument("--lr", type=number(limits.LEARNING_RATE), metavar="RATE",
-                        help=f"Adam learning rate, {limit_help(limits.LEARNING_RATE)} (default: 0.003)")
-    parser.add_argument("--gamma", type=number(limits.GAMMA), metavar="G",
-                        help=f"discount of the reward-to-go, {limit_help(limits.GAMMA)} (default: 0.5)")
-    parser.add_argument("--hit-reward", type=number(limits.REWARD), metavar="R",
-                        help=f"reward for a hit, {limit_help(limits.REWARD)} (default: 1)")
-    parser.add_argument("--miss-reward", type=number(limits.REWARD), metavar="R",
-                        help=f"reward for a miss, {limit_help(limits.REWARD)} (default: 0)")
-    parser.add_argument("--entropy", type=number(limits.ENTROPY), metavar="W",
-                        help=f"weight of the entropy bonus, {limit_help(limits.ENTROPY)} (default: 0.01)")
-    parser.add_argument("--tried-mass-weight", type=number(limits.TRIED_MASS_WEIGHT), metavar="W",
-                        help="weight of the loss term that keeps the raw softmax's mass off tried cells, "
-                        f"{limit_help(limits.TRIED_MASS_WEIGHT)} (default: 0)")
+    defaults = limits.TrainConfig()
+    for option, field, metavar, what in _NUMBERS:
+        parser.add_argument(option, dest=field, type=in_range(limits.RANGES[field]), metavar=metavar,
+                            help=f"{what}, {limit_help(limits.RANGES[field])} (default: {getattr(defaults, field):g})")
     parser.add_argument("--hidden", type=hidden_sizes, metavar="W1,W2,...",
-                        help=f"hidden layer widths, {limits.HIDDEN_LAYERS.low}-{limits.HIDDEN_LAYERS.high} layers of "
-                        f"{limit_help(limits.HIDDEN_WIDTH)} (default: 128,64, the reference network)")
-    parser.add_argument("--seed", type=whole_number(SEED), metavar="S",
-                        help=f"seed of the whole run, {limit_help(SEED)} (default: 0)")
+                        help=f"hidden layer widths, {limit_help(limits.HIDDEN_LAYERS)} layers of "
+                        f"{limit_help(limits.HIDDEN_WIDTH)} (default: "
+                        f"{','.join(map(str, defaults.model.hidden))}, the reference network)")
     parser.add_argument("--out", type=path, metavar="DIR", help=f"run directory (default: {DEFAULT_OUT}, or the --resume DIR)")
     parser.add_argument("--resume", type=path, metavar="DIR", help="continue the run saved in DIR")
     parser.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
@@ -87,12 +87,11 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, stop: list[str]) -> int:
     from engine.errors import PlanestrikeError
     from training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
-    from training.config import TrainConfig
+    from training.config import ModelConfig, TrainConfig
     from training.loop import resume_config, train
-    from training.config import ModelConfig
 
     given = {name: getattr(args, name) for name in _CONFIG_OPTIONS if getattr(args, name) is not None}
-    fields = {{"lr": "learning_rate", "hidden": "model"}.get(name, name): value for name, value in given.items()}
+    fields = {"model" if name == "hidden" else name: value for name, value in given.items()}
     if "model" in fields:
         fields["model"] = ModelConfig(hidden=fields["model"])
     if "games" in fields or "minutes" in fields:  # one budget replaces the default one
