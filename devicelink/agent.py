@@ -19,7 +19,6 @@ import numpy as np
 from devicelink.errors import DeviceError, DeviceLost, DeviceUnreachable
 from devicelink.session import DeviceSession, SessionConfig
 from engine.agents import Agent
-from engine.errors import BadAgentSpec
 from engine.specs import AgentKind
 
 RUNNERS = ("benchmark_model", "persistent")
@@ -34,7 +33,7 @@ class DeviceAgentConfig:
     runner: str = "benchmark_model"  # one of RUNNERS
     threads: int = 1
     delegate: str = "cpu"  # benchmark_model only: cpu, xnnpack, gpu or nnapi
-    move_timeout_s: float = 20.0  # longest wait for one move's answer
+    move_timeout_s: float = 20.0  # each move, overall (and the persistent runner's start)
     session: SessionConfig = field(default_factory=SessionConfig)
 
 
@@ -129,7 +128,7 @@ class DeviceAgent(Agent):
 
 def parse_device_argument(argument: str) -> tuple[str, Path | None]:
     """``SERIAL[:MODEL]`` where SERIAL is HOST:PORT or a USB serial: (serial, model or None)."""
-    tcp = re.fullmatch(r"([^:]+):(\d+)(?::(.+))?", argument)
+    tcp = re.fullmatch(r"([^:]+):([0-9]+)(?::(.+))?", argument)
     if tcp:
         host, port, model = tcp.groups()
         return f"{host}:{port}", Path(model) if model else None
@@ -137,10 +136,7 @@ def parse_device_argument(argument: str) -> tuple[str, Path | None]:
     return serial, Path(model) if model else None
 
 
-def _load(argument: str | None, seed: int) -> DeviceAgent:
-    if not argument:
-        raise BadAgentSpec("the device agent needs a phone: write device:HOST:PORT or device:USB_SERIAL "
-                           "(optionally :MODEL after it); see 'planestrike device list'")
+def _load(argument: str, seed: int) -> DeviceAgent:
     serial, model = parse_device_argument(argument)
     runner = os.environ.get(RUNNER_ENVIRONMENT, "benchmark_model")
     return DeviceAgent(DeviceAgentConfig(serial, model, runner=runner))

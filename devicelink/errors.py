@@ -41,4 +41,10 @@ class DeviceLost(DeviceError):
 
 
 class DeviceTimeout(DeviceLost):
-    """The phone stopped answering: a hung program on it, or a network that silently dropped."""
+    """The phone did not finish within the operation's deadline: a hung program on it, a network that silently
+    dropped, or a phone that answers so slowly (a byte now and then) that it never finishes."""
+
+
+class DeviceProtocolError(DeviceLost):
+    """The phone broke the ADB protocol (a bad checksum or magic, an oversized packet, more data than any answer
+    needs): the connection is dropped, since nothing after the bad bytes can be trusted."""

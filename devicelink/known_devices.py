@@ -11,9 +11,10 @@ from pathlib import Path
 
 from devicelink.errors import DeviceError
 from devicelink.keys import planestrike_key_path
-from engine.files import write_atomically
+from engine.files import UnreadableFile, read_small_file, write_atomically
 
 DEVICE_ENVIRONMENT = "PLANESTRIKE_DEVICE"
+_MAX_STORE_BYTES = 1 << 20  # far more than any list of phones
 
 
 def _store() -> Path:
@@ -22,10 +23,13 @@ def _store() -> Path:
 
 def load() -> dict:
     try:
-        data = json.loads(_store().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_small_file(_store(), _MAX_STORE_BYTES, "list of phones"))
+    except (UnreadableFile, ValueError):
+        data = None
+    if not isinstance(data, dict):  # missing, or not ours (a FIFO, a huge or garbled file): start afresh
         return {"default": None, "known": []}
-    known = [serial for serial in data.get("known", []) if isinstance(serial, str)]
+    known = data.get("known")
+    known = [serial for serial in known if isinstance(serial, str)] if isinstance(known, list) else []
     default = data.get("default") if isinstance(data.get("default"), str) else None
     return {"default": default, "known": known}
 

@@ -1,6 +1,8 @@
 """What a runner needs to know about a .tflite model: its input tensor's name, shape and size, its output size.
 
-Read on the desktop from the local file (a model the user chose), never from anything the phone sent.
+Read on the desktop from the local file (a model the user chose), never from anything the phone sent, and checked
+exactly as ``eval --agent tflite:FILE`` checks it (``training.litert_model``'s safe loader, then a run in a child
+process) before anything goes to a phone: a damaged file is one ModelFileError, never a native crash here.
 """
 
 from __future__ import annotations
@@ -8,16 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devicelink.errors import DeviceError
-
-BOARD_CELLS = 64
-
 
 @dataclass(frozen=True)
 class ModelSpec:
     path: Path
     input_name: str
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]  # concrete: a dynamic batch dimension is 1, as the runners feed one board
     output_shape: tuple[int, ...]
 
     @property
@@ -41,23 +39,18 @@ def _count(shape: tuple[int, ...]) -> int:
 
 
 def read_model_spec(path: Path) -> ModelSpec:
-    """The model's tensors; raises DeviceError unless it maps one float32 board of 64 cells to 64 float32s."""
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
+    """The model's tensors, once it passed every check of the safe loader; raises ModelFileError otherwise."""
+    from training.litert_model import ModelFileError, check_policy_shape, read_model
+    from training.litert_probe import OK, probe
 
-    try:
-        interpreter = Interpreter(model_path=str(path))
-    except (ValueError, RuntimeError, OSError) as error:
-        raise DeviceError(f"cannot load the model {path}: {str(error).splitlines()[0]}") from None
-    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise DeviceError(f"{path} has {len(inputs)} inputs and {len(outputs)} outputs: a Plane Strike model has one of each")
-    source, result = inputs[0], outputs[0]
-    spec = ModelSpec(Path(path), source["name"], tuple(int(n) for n in source["shape"]),
-                     tuple(int(n) for n in result["shape"]))
-    if (np.dtype(source["dtype"]) != np.float32 or np.dtype(result["dtype"]) != np.float32
-            or _count(spec.input_shape) != BOARD_CELLS or _count(spec.output_shape) != BOARD_CELLS):
-        raise DeviceError(f"{path} maps {source['dtype'].__name__}{list(spec.input_shape)} to "
-                          f"{result['dtype'].__name__}{list(spec.output_shape)}: a Plane Strike model maps one float32 "
-                          f"board of 64 cells to 64 float32 probabilities")
-    return spec
+    data, info = read_model(path)
+    check_policy_shape(info)  # one float32 board of 64 cells in, 64 float32 probabilities out
+    verdict = probe(data, info.sha256)
+    if verdict != OK:
+        raise ModelFileError(info.path, verdict)
+    (source,), (result,) = info.inputs, info.outputs
+    return ModelSpec(Path(path), source.name, _one_board(source.shape), _one_board(result.shape))
+
+
+def _one_board(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if n == -1 else n for n in shape)

@@ -1,9 +1,11 @@
 """A connection to one phone: commands with exit codes, file transfer, and the model cache.
 
-Everything that crosses the wire is translated here into ``devicelink.errors``: a dropped connection is
-``DeviceLost`` (the session can ``reconnect()``), a failed command is ``DeviceCommandFailed`` with its exit status.
-Paths and arguments are always quoted for the phone's shell, so file names with spaces, quotes or ``$(...)``
-reach the phone as written.
+Every call is one *operation* (``operation()``): all of it must be done within an overall deadline, computed once,
+and it may read only so much (transport.py explains why adb-shell's own timeouts are not enough). Everything that
+crosses the wire is translated here into ``devicelink.errors``: a dropped connection is ``DeviceLost`` (the session
+can ``reconnect()``), a deadline passed ``DeviceTimeout``, bytes no phone sends ``DeviceProtocolError``, a failed
+command ``DeviceCommandFailed`` with its exit status. Paths and arguments are always quoted for the phone's shell,
+so file names with spaces, quotes or ``$(...)`` reach the phone as written.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import math
 import re
 import secrets
 import shlex
@@ -21,25 +24,34 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from adb_shell import exceptions as adb_errors
+
 from devicelink import layout
-from devicelink.errors import (DeviceAuthError, DeviceCommandFailed, DeviceError, DeviceLost, DeviceTimeout,
-                               DeviceUnreachable, DeviceUnsupported)
-from devicelink.stream import AdbStream
+from devicelink.errors import (DeviceAuthError, DeviceCommandFailed, DeviceError, DeviceLost, DeviceProtocolError,
+                               DeviceTimeout, DeviceUnreachable, DeviceUnsupported)
+from devicelink.stream import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, AdbStream, ShellPackets, shell_packet
+from devicelink.transport import MAX_OPERATION_BYTES, OperationTimeout, ProtocolViolation, TlsRequested
+from engine.files import read_small_file
+from engine.limits import MAX_POLICY_FILE_BYTES, OutOfRange, WholeRange
 
 DEFAULT_TCP_PORT = 5555
+TCP_PORT = WholeRange(1, 65535)
+MAX_OUTPUT_BYTES = 1 << 20  # what a command may print, stdout and stderr together
+MAX_PULL_BYTES = MAX_POLICY_FILE_BYTES  # the largest file pulled from the phone (to hash a model, say)
 _COMMAND_NOT_FOUND = 127  # the shell's exit status for a missing program
 _MODEL_NAME = re.compile(r"^([0-9a-f]{64})\.tflite$")
-
-# shell protocol v2 packet ids
-_STDIN, _STDOUT, _STDERR, _EXIT, _CLOSE_STDIN = range(5)
-_PACKET = struct.Struct("<BI")
+_NO_READ_TIMEOUT = math.inf  # adb-shell's read timeouts restart per call: the operation's deadline replaces them
+# Ours, adb-shell's own checks (of sync replies, of AUTH), and struct errors on short replies.
+_PROTOCOL_ERRORS = (ProtocolViolation, adb_errors.InvalidCommandError, adb_errors.InvalidResponseError,
+                    adb_errors.InvalidChecksumError, struct.error)
 
 
 @dataclass(frozen=True)
 class SessionConfig:
-    connect_timeout_s: float = 5.0  # TCP connect and the ADB handshake
-    auth_timeout_s: float = 30.0  # how long to wait for someone to tap "Allow" on the phone
-    command_timeout_s: float = 20.0  # the longest a command or transfer may go without the phone answering
+    connect_timeout_s: float = 5.0  # TCP connect and the ADB handshake, together
+    auth_timeout_s: float = 30.0  # from the moment the phone asks its user "Allow USB debugging?"
+    command_timeout_s: float = 20.0  # each command, from start to exit status, and each small request (stat, list)
+    min_transfer_bytes_per_s: float = 100_000  # a transfer of N bytes may take command_timeout_s + N / this
     key_path: Path | None = None  # None: ~/.android/adbkey if present, else planestrike's own key
 
 
@@ -89,10 +101,16 @@ class Address:
         serial = serial.strip()
         host, sep, port = serial.rpartition(":")
         if sep:
-            if not port.isdigit() or not 0 < int(port) < 65536 or not host:
-                raise DeviceError(f"'{serial}' is not HOST:PORT: write it like 192.168.1.20:5555")
-            return cls(serial, host.strip("[]"), int(port))
-        if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", serial) or serial == "localhost":
+            if not host:
+                raise DeviceError(f"'{serial}' is not HOST:PORT: the host is missing; write it like "
+                                  f"192.168.1.20:5555")
+            try:
+                number = TCP_PORT.parse(port)
+            except OutOfRange as error:
+                raise DeviceError(f"'{serial}' is not HOST:PORT: the port {error}; write it like "
+                                  f"192.168.1.20:5555") from None
+            return cls(f"{host}:{number}", host.strip("[]"), number)
+        if re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", serial) or serial == "localhost":
             return cls(f"{serial}:{DEFAULT_TCP_PORT}", serial, DEFAULT_TCP_PORT)
         if not serial or not re.fullmatch(r"[A-Za-z0-9._-]+", serial):
             raise DeviceError(f"'{serial}' is neither HOST:PORT nor a USB serial number (see 'planestrike device list')")
@@ -121,6 +139,10 @@ class DeviceSession:
     def connected(self) -> bool:
         return self._device is not None
 
+    def allowance_s(self, commands: int = 1, nbytes: int = 0) -> float:
+        """The deadline for ``commands`` commands and ``nbytes`` of transfer at the slowest rate still accepted."""
+        return commands * self.config.command_timeout_s + nbytes / self.config.min_transfer_bytes_per_s
+
     # --- connecting ---------------------------------------------------------------------------------------------
     @classmethod
     def open(cls, serial: str, config: SessionConfig = SessionConfig(),
@@ -130,44 +152,46 @@ class DeviceSession:
         return session
 
     def connect(self, on_auth_wait: Callable[[], None] | None = None) -> None:
-        """Connect and authenticate. ``on_auth_wait`` runs when the phone starts asking its user to tap Allow."""
-        from adb_shell import exceptions as adb_errors
-        from adb_shell.adb_device import AdbDevice
-
+        """Connect and authenticate within ``connect_timeout_s``; once the phone asks its user to tap Allow
+        (``on_auth_wait`` runs then), the user has ``auth_timeout_s`` from that moment."""
         from devicelink.keys import load_signer
+        from devicelink.transport import BoundedAdbDevice
 
         self.close()
         signer = load_signer(self.config.key_path)
         transport = self._transport()
-        device = AdbDevice(transport, default_transport_timeout_s=self.config.command_timeout_s, banner="planestrike")
+        device = BoundedAdbDevice(transport, banner="planestrike")
         self._connecting = transport if self.address.is_tcp else None
         asked_user = []
-
-        def auth_callback(_device: object) -> None:
-            asked_user.append(True)
-            if on_auth_wait is not None:
-                on_auth_wait()
-
         where = self.serial
         try:
-            device.connect(rsa_keys=[signer], transport_timeout_s=self.config.connect_timeout_s,
-                           auth_timeout_s=self.config.auth_timeout_s, read_timeout_s=self.config.connect_timeout_s,
-                           auth_callback=auth_callback)
-        except (adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError):
+            with device.bounded(self.config.connect_timeout_s) as budget:
+                def auth_callback(_device: object) -> None:
+                    asked_user.append(True)
+                    budget.restart(self.config.auth_timeout_s)
+                    if on_auth_wait is not None:
+                        on_auth_wait()
+
+                device.connect(rsa_keys=[signer], transport_timeout_s=self.config.connect_timeout_s,
+                               auth_timeout_s=self.config.auth_timeout_s, read_timeout_s=_NO_READ_TIMEOUT,
+                               auth_callback=auth_callback)
+        except (OperationTimeout, adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError):
             device.close()
             if asked_user:
                 raise DeviceAuthError(
                     f"{where} did not accept this computer within {self.config.auth_timeout_s:g} s: unlock the phone, "
                     f"tap Allow on 'Allow USB debugging?' (tick 'Always allow'), then try again") from None
-            raise DeviceUnreachable(f"{where} accepted the connection but did not answer the ADB handshake within "
+            raise DeviceUnreachable(f"{where} accepted the connection but did not complete the ADB handshake within "
                                     f"{self.config.connect_timeout_s:g} s: is it an ADB port?") from None
-        except adb_errors.InvalidCommandError as error:
+        except TlsRequested:
             device.close()
-            if "STLS" in str(error):
-                raise DeviceUnsupported(
-                    f"{where} asks for TLS: Android 11+ wireless debugging (pairing) is not supported; connect by "
-                    f"USB, or run 'adb tcpip 5555' once over USB and use the phone's IP with port 5555") from None
-            raise DeviceUnreachable(f"{where} does not speak ADB ({error})") from None
+            raise DeviceUnsupported(
+                f"{where} asks for TLS: Android 11+ wireless debugging (pairing) is not supported; connect by "
+                f"USB, or run 'adb tcpip 5555' once over USB and use the phone's IP with port 5555") from None
+        except _PROTOCOL_ERRORS as error:
+            device.close()
+            raise DeviceUnreachable(f"{where} does not speak ADB as a phone does ({_phrase(error)}): check that it "
+                                    f"is the phone's ADB port ('adb tcpip 5555'), not another service") from None
         except adb_errors.DeviceAuthError as error:
             device.close()
             raise DeviceAuthError(f"{where} refused this computer's key ({error})") from None
@@ -230,71 +254,80 @@ class DeviceSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- operations -----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _wire(self, doing: str) -> Iterator:
-        """Turn adb-shell and socket failures during ``doing`` into DeviceLost (and drop the dead connection)."""
-        from adb_shell import exceptions as adb_errors
-
+    def operation(self, doing: str, timeout_s: float | None = None,
+                  max_bytes: int = MAX_OPERATION_BYTES) -> Iterator:
+        """One operation on the phone: all of it within ``timeout_s`` of now (default: the command timeout), however
+        the phone trickles its bytes, reading at most ``max_bytes``. Operations nest; the inner one never outlives
+        the outer. Failures become DeviceErrors naming ``doing``; a connection in an unknown state is dropped."""
         if self._device is None:
             raise DeviceLost(f"not connected to {self.serial}: reconnect it (planestrike device connect {self.serial})")
+        seconds = timeout_s or self.config.command_timeout_s
         try:
-            yield self._device
+            with self._device.bounded(seconds, max_bytes):
+                yield self._device
         except DeviceError:
             raise
         except (adb_errors.PushFailedError, adb_errors.AdbCommandFailureException) as error:
             raise DeviceCommandFailed(f"the phone refused {doing}: {_device_message(error)}") from None
-        except (adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError):
+        except (OperationTimeout, adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError) as error:
             self.close()  # the stream's state is unknown now: start afresh on the next call
-            raise DeviceTimeout(f"{self.serial} stopped answering while {doing} (nothing within the timeout); "
-                                f"if a program on the phone hangs, raise the timeout or fix the program") from None
-        except (OSError, adb_errors.InvalidCommandError, adb_errors.InvalidResponseError,
-                adb_errors.InvalidChecksumError, adb_errors.UsbReadFailedError, adb_errors.UsbWriteFailedError) as error:
+            raise DeviceTimeout(f"{self.serial} did not answer in time: {doing} took over "
+                                f"{getattr(error, 'seconds', seconds):g} s; check the phone (a program stuck on it, "
+                                f"a dropped network), then try again") from None
+        except _PROTOCOL_ERRORS as error:
             self.close()
-            raise DeviceLost(f"lost the connection to {self.serial} while {doing} ({error}); "
+            raise DeviceProtocolError(f"{self.serial} broke the ADB protocol while {doing} ({_phrase(error)}), so "
+                                      f"the connection was dropped: reconnect; if it happens again, restart the "
+                                      f"phone") from None
+        except (OSError, adb_errors.UsbReadFailedError, adb_errors.UsbWriteFailedError) as error:
+            self.close()
+            raise DeviceLost(f"lost the connection to {self.serial} while {doing} ({_phrase(error)}); "
                              f"check the phone, then reconnect") from None
 
-    # --- streams and commands -----------------------------------------------------------------------------------
     def open_stream(self, service: str, timeout_s: float | None = None) -> AdbStream:
-        with self._wire(f"opening {service.split(':')[0]}") as device:
-            return AdbStream(device, service, timeout_s or self.config.command_timeout_s)
+        """A stream to ``service`` that outlives this call; each later use needs an ``operation()`` of its own."""
+        with self.operation(f"opening {service.split(':')[0]}", timeout_s) as device:
+            return AdbStream(device, service)
 
-    @contextlib.contextmanager
-    def stream_errors(self, doing: str) -> Iterator:
-        """For callers driving an ``AdbStream`` themselves: the same error translation as the session's calls."""
-        with self._wire(doing):
-            yield
-
-    def run(self, argv: Sequence[str], stdin: bytes = b"", timeout_s: float | None = None) -> CommandResult:
-        """Run a command on the phone (shell protocol v2): its exit status, stdout and stderr, kept apart."""
-        command = quote(argv)
-        doing = f"running {argv[0]}"
-        stream = self.open_stream(f"shell,v2,raw:{command}", timeout_s)
-        stdout, stderr, exit_code, buffer = bytearray(), bytearray(), None, b""
-        with self._wire(doing):
+    # --- commands -------------------------------------------------------------------------------------------------
+    def run(self, argv: Sequence[str], stdin: bytes = b"", timeout_s: float | None = None,
+            doing: str | None = None) -> CommandResult:
+        """Run a command on the phone (shell protocol v2), all of it within ``timeout_s`` (default: the command
+        timeout): its exit status, and its stdout and stderr kept apart (at most ``MAX_OUTPUT_BYTES`` together)."""
+        output = {STDOUT: bytearray(), STDERR: bytearray()}
+        with self.operation(doing or f"running {argv[0]}", timeout_s) as device:
+            stream = AdbStream(device, f"shell,v2,raw:{quote(argv)}")
             try:
                 if stdin:
-                    stream.write(_PACKET.pack(_STDIN, len(stdin)) + stdin)
-                stream.write(_PACKET.pack(_CLOSE_STDIN, 0))
-                while exit_code is None:
-                    data = stream.read()
-                    if not data:
-                        raise DeviceLost(f"{self.serial} closed '{argv[0]}' without an exit status")
-                    buffer += data
-                    while len(buffer) >= _PACKET.size:
-                        packet_id, length = _PACKET.unpack_from(buffer)
-                        if len(buffer) < _PACKET.size + length:
-                            break
-                        payload = buffer[_PACKET.size:_PACKET.size + length]
-                        buffer = buffer[_PACKET.size + length:]
-                        if packet_id == _STDOUT:
-                            stdout += payload
-                        elif packet_id == _STDERR:
-                            stderr += payload
-                        elif packet_id == _EXIT and payload:
-                            exit_code = payload[0]
-            finally:
-                stream.close()
-        return CommandResult(exit_code, bytes(stdout), bytes(stderr))
+                    stream.write(shell_packet(STDIN, stdin))
+                stream.write(shell_packet(CLOSE_STDIN))
+                exit_code = self._collect(stream, output, argv[0])
+            except DeviceError:
+                stream.close()  # a refusal of ours (too much output): the connection stays in use, so tidy up
+                raise
+            # (Any other failure drops the connection: no point waiting for the phone to confirm the close.)
+            stream.close()
+        return CommandResult(exit_code, bytes(output[STDOUT]), bytes(output[STDERR]))
+
+    def _collect(self, stream: AdbStream, output: dict[int, bytearray], program: str) -> int:
+        """Read a command's output into ``output`` until its exit status, which it returns."""
+        packets = ShellPackets()
+        while True:
+            data = stream.read()
+            if not data:
+                raise DeviceLost(f"{self.serial} closed '{program}' without an exit status: check the phone, then "
+                                 f"try again")
+            for packet_id, payload in packets.feed(data):
+                if packet_id == EXIT:
+                    return payload[0] if payload else -1
+                if packet_id in output:
+                    output[packet_id] += payload
+                    if len(output[STDOUT]) + len(output[STDERR]) > MAX_OUTPUT_BYTES:
+                        raise DeviceCommandFailed(f"'{program}' printed more than {MAX_OUTPUT_BYTES:,} bytes on "
+                                                  f"{self.serial}, more than planestrike reads from a command: is it "
+                                                  f"the right program?")
 
     def check(self, argv: Sequence[str], timeout_s: float | None = None) -> bytes:
         """``run``, raising ``DeviceCommandFailed`` on a non-zero exit status; returns stdout."""
@@ -306,29 +339,30 @@ class DeviceSession:
         return result.stdout
 
     # --- files --------------------------------------------------------------------------------------------------
-    def push(self, source: Path | bytes, device_path: str, mode: int = 0o644,
+    def push(self, data: bytes, device_path: str, mode: int = 0o644,
              progress: Callable[[int, int], None] | None = None) -> None:
-        """Copy a local file (or bytes) to the phone. ``progress(bytes_in_this_chunk, total)`` follows the transfer."""
-        if isinstance(source, bytes):
-            data = source
-        else:
-            try:
-                data = Path(source).read_bytes()
-            except OSError as error:
-                raise DeviceError(f"cannot read {source}: {error.strerror}") from None
-        with self._wire(f"pushing to {device_path}") as device:
-            device.push(_ReportingReader(data, progress), device_path, st_mode=0o100000 | mode)
+        """Copy bytes to a file on the phone. ``progress(bytes_in_this_chunk, total)`` follows the transfer."""
+        with self.operation(f"pushing to {device_path}", self.allowance_s(1, len(data))) as device:
+            device.push(_ReportingReader(data, progress), device_path, st_mode=0o100000 | mode,
+                        read_timeout_s=_NO_READ_TIMEOUT)
 
-    def pull(self, device_path: str) -> bytes:
-        buffer = io.BytesIO()
-        with self._wire(f"pulling {device_path}") as device:
-            device.pull(device_path, buffer)
+    def pull(self, device_path: str, max_bytes: int = MAX_PULL_BYTES) -> bytes:
+        """A file from the phone; refused once it turns out larger than ``max_bytes``."""
+        buffer = _CappedBuffer(max_bytes)
+        try:
+            with self.operation(f"pulling {device_path}", self.allowance_s(1, max_bytes),
+                                MAX_OPERATION_BYTES + max_bytes) as device:
+                device.pull(device_path, buffer, read_timeout_s=_NO_READ_TIMEOUT)
+        except _TooLarge:
+            raise DeviceCommandFailed(f"{device_path} on {self.serial} is larger than {max_bytes:,} bytes, the most "
+                                      f"planestrike pulls for it") from None
         return buffer.getvalue()
 
     def sha256(self, device_path: str) -> str | None:
         """The sha256 of a file on the phone, computed there; None if it does not exist.
 
-        Phones whose toybox has no sha256sum (older Android) get a pulled copy hashed here instead.
+        Phones whose toybox has no sha256sum (older Android) get a pulled copy (``MAX_PULL_BYTES`` at most) hashed
+        here.
         """
         # Read through stdin: sha256sum escapes odd file names in its output ("\\" prefix for a newline).
         result = self.run(["sh", "-c", 'test -f "$1" || exit 2; sha256sum < "$1"', "sha256", device_path])
@@ -347,31 +381,30 @@ class DeviceSession:
         """Make the model available on the phone under its sha256, pushing it only if it is not there yet.
 
         The bytes go to a temporary name, the phone computes their sha256, and only a matching copy is renamed
-        into place: an interrupted or corrupted push never leaves a model under its final name.
+        into place: an interrupted or corrupted push never leaves a model under its final name. All of it is one
+        operation: three commands' worth of time plus the transfer at the slowest accepted rate.
         """
-        try:
-            data = Path(model).read_bytes()
-        except OSError as error:
-            raise DeviceError(f"cannot read the model {model}: {error.strerror}") from None
+        data = read_small_file(model, MAX_POLICY_FILE_BYTES, "TFLite model")
         digest = hashlib.sha256(data).hexdigest()
         final = f"{layout.MODELS_DIR}/{digest}.tflite"
         pushed = PushedModel(digest, len(data), final)
-        if self.sha256(final) == digest:
-            return pushed
-        temporary = f"{layout.MODELS_DIR}/.{digest[:16]}.{secrets.token_hex(4)}.partial"
-        self.push(data, temporary, progress=progress)
-        on_phone = self.sha256(temporary)
-        if on_phone != digest:
-            self.run(["rm", "-f", temporary])
-            raise DeviceError(f"the copy of {Path(model).name} on {self.serial} does not match (sha256 "
-                              f"{(on_phone or 'missing')[:12]} instead of {digest[:12]}): push it again; if it keeps "
-                              f"happening, the connection is corrupting data")
-        self.check(["mv", "-f", temporary, final])
+        with self.operation(f"pushing {Path(model).name}", self.allowance_s(3, len(data))):
+            if self.sha256(final) == digest:
+                return pushed
+            temporary = f"{layout.MODELS_DIR}/.{digest[:16]}.{secrets.token_hex(4)}.partial"
+            self.push(data, temporary, progress=progress)
+            on_phone = self.sha256(temporary)
+            if on_phone != digest:
+                self.run(["rm", "-f", temporary])
+                raise DeviceError(f"the copy of {Path(model).name} on {self.serial} does not match (sha256 "
+                                  f"{(on_phone or 'missing')[:12]} instead of {digest[:12]}): push it again; if it "
+                                  f"keeps happening, the connection is corrupting data")
+            self.check(["mv", "-f", temporary, final])
         return pushed
 
     def models(self) -> list[PushedModel]:
-        with self._wire(f"listing {layout.MODELS_DIR}") as device:
-            entries = device.list(layout.MODELS_DIR)
+        with self.operation(f"listing {layout.MODELS_DIR}") as device:
+            entries = device.list(layout.MODELS_DIR, read_timeout_s=_NO_READ_TIMEOUT)
         found = []
         for entry in entries:
             name = bytes(entry.filename).decode("utf-8", "replace")
@@ -393,10 +426,10 @@ class DeviceSession:
     def latency_ms(self, samples: int = 5) -> float:
         """Median round trip of a tiny request (a sync STAT): the link's latency, no process started."""
         times = []
-        with self._wire("measuring latency") as device:
+        with self.operation("measuring latency") as device:
             for _ in range(samples):
                 start = time.perf_counter()
-                device.stat(layout.DEVICE_TMP)
+                device.stat(layout.DEVICE_TMP, read_timeout_s=_NO_READ_TIMEOUT)
                 times.append((time.perf_counter() - start) * 1000)
         return sorted(times)[len(times) // 2]
 
@@ -404,7 +437,7 @@ class DeviceSession:
         script = (f"getprop ro.product.model; getprop ro.build.version.release; getprop ro.product.cpu.abi; "
                   f"test -x {layout.BENCHMARK_MODEL} && echo benchmark_model; "
                   f"test -x {layout.PERSISTENT_RUNNER} && echo persistent_runner; true")
-        result = self.run(["sh", "-c", script])
+        result = self.run(["sh", "-c", script], doing="asking the phone what it is")
         lines = result.stdout.decode("utf-8", "replace").splitlines() + ["", "", ""]
         return DeviceInfo(self.serial, lines[0].strip(), lines[1].strip(), lines[2].strip(),
                           "benchmark_model" in lines[3:], "persistent_runner" in lines[3:], self.latency_ms())
@@ -423,6 +456,29 @@ class _ReportingReader(io.BytesIO):
         if chunk and self._progress is not None:
             self._progress(len(chunk), self._total)
         return chunk
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _CappedBuffer(io.BytesIO):
+    """Where adb-shell's pull writes: it refuses to grow past ``limit``, so a phone cannot send an endless file."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data: bytes) -> int:
+        if self.tell() + len(data) > self._limit:
+            raise _TooLarge
+        return super().write(data)
+
+
+def _phrase(error: BaseException) -> str:
+    """An exception's message as a short phrase on one line, or its type when it has none."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 160 else text[:160] + "..."
 
 
 def _device_message(error: Exception) -> str:

@@ -1,4 +1,5 @@
-"""Shared pieces for the devicelink tests: the reference model, keys, virtual phones and the real adb client.
+"""Shared pieces for the devicelink tests: the reference model, keys, virtual phones, the real adb client, and a
+fake device that misbehaves on the wire.
 
 Every server these helpers start binds 127.0.0.1 on a free port and is stopped (or killed) on exit.
 """
@@ -11,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -19,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-REFERENCE_MODELS = Path(__file__).resolve().parents[2] / "shared" / "reference-models"
-REFERENCE_MODEL = REFERENCE_MODELS / "planestrike_tf.tflite"
+from assets import OFFICIAL_APP_MODEL
+
+REFERENCE_MODEL = OFFICIAL_APP_MODEL  # the official app's policy, vendored in assets/official_app
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -49,6 +52,13 @@ def free_port() -> int:
             port = probe.getsockname()[1]
         if not 5555 <= port <= 5585:
             return port
+
+
+def install_program(phone, device_path: str, script: str) -> None:
+    """Put an executable script on the virtual phone (its shell runs it as a real process)."""
+    target = phone.sandbox.host_path(device_path)
+    target.write_text(script)
+    target.chmod(0o755)
 
 
 @contextlib.contextmanager
@@ -173,3 +183,129 @@ def adb_client(home: Path):
         yield client
     finally:
         client.close()
+
+
+def fails_in_time(action, error_type, match: str, deadline_s: float, slack_s: float):
+    """``action()`` fails with ``error_type`` in one line matching ``match``, less than ``slack_s`` after
+    ``deadline_s`` (slack for starting programs on a busy machine); returns the error."""
+    started = time.monotonic()
+    with pytest.raises(error_type, match=match) as failure:
+        action()
+    elapsed = time.monotonic() - started
+    assert elapsed < deadline_s + slack_s, f"it took {elapsed:.1f} s"
+    assert "\n" not in str(failure.value)
+    return failure.value
+
+
+# --- a fake device that misbehaves on the wire ----------------------------------------------------------------------
+ADB_HEADER = struct.Struct("<6I")  # command, arg0, arg1, data_length, data_checksum, magic
+DEVICE_BANNER = b"device::ro.product.name=fake;ro.product.model=Fake;ro.product.device=fake;features=shell_v2"
+
+
+def adb_packet(command: bytes, arg0: int = 0, arg1: int = 0, data: bytes = b"", checksum: int | None = None,
+               magic: int | None = None, length: int | None = None) -> bytes:
+    """One ADB message as a device sends it; ``checksum``, ``magic`` and ``length`` can be set wrong on purpose."""
+    code = int.from_bytes(command, "little")
+    checksum = sum(data) & 0xFFFFFFFF if checksum is None else checksum
+    magic = code ^ 0xFFFFFFFF if magic is None else magic
+    return ADB_HEADER.pack(code, arg0, arg1, len(data) if length is None else length, checksum, magic) + data
+
+
+class FakeLink:
+    """The fake device's end of one connection: read the host's packets, send whatever bytes the script likes."""
+
+    def __init__(self, connection: socket.socket):
+        self.connection = connection
+        connection.settimeout(10)  # a script that waits for a host that never writes fails instead of hanging
+
+    def read_packet(self) -> tuple[bytes, int, int, bytes]:
+        header = self._read_exactly(ADB_HEADER.size)
+        code, arg0, arg1, length, _, _ = ADB_HEADER.unpack(header)
+        return code.to_bytes(4, "little"), arg0, arg1, self._read_exactly(length)
+
+    def _read_exactly(self, count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = self.connection.recv(count - len(data))
+            if not chunk:
+                raise ConnectionResetError("the host closed the connection")
+            data += chunk
+        return data
+
+    def send(self, data: bytes) -> None:
+        self.connection.sendall(data)
+
+    def trickle(self, data: bytes, every_s: float) -> None:
+        """Send ``data`` a byte at a time: each byte is progress to a timeout that restarts per read."""
+        for byte in data:
+            self.send(bytes([byte]))
+            time.sleep(every_s)
+
+    def handshake(self) -> None:
+        """Accept the host without authentication, as a phone that already trusts its key."""
+        assert self.read_packet()[0] == b"CNXN"
+        self.send(adb_packet(b"CNXN", 0x01000000, 256 * 1024, DEVICE_BANNER))
+
+    def accept_open(self, remote_id: int = 77) -> int:
+        """Read the host's OPEN and accept it; returns the host's local id for the stream."""
+        command, local_id, _, _ = self.read_packet()
+        assert command == b"OPEN"
+        self.send(adb_packet(b"OKAY", remote_id, local_id))
+        return local_id
+
+
+class FakeDevice:
+    """A raw TCP server on 127.0.0.1 speaking just enough ADB to misbehave: ``script(link)`` runs per connection.
+
+    ``host_closed`` is set once the host has closed a connection, which is how a test sees that a failing client
+    let go of its socket rather than leaving it open.
+    """
+
+    def __init__(self, script):
+        self.script = script
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.host_closed = threading.Event()
+        self.errors: list[BaseException] = []
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def serial(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stopping:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+
+    def _run(self, connection: socket.socket) -> None:
+        with connection:
+            try:
+                self.script(FakeLink(connection))
+                connection.settimeout(10)
+                while connection.recv(65536):  # whatever the host still sends, until it closes
+                    pass
+                self.host_closed.set()
+            except (ConnectionResetError, BrokenPipeError):
+                self.host_closed.set()
+            except BaseException as error:  # a script that fails (or waits 10 s in vain) is reported by close()
+                self.errors.append(error)
+
+    def close(self) -> None:
+        self._stopping = True
+        self.listener.close()
+        assert not self.errors, f"the fake device's script failed: {self.errors!r}"
+
+
+@contextlib.contextmanager
+def fake_device(script):
+    device = FakeDevice(script)
+    try:
+        yield device
+    finally:
+        device.close()

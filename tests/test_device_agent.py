@@ -15,7 +15,7 @@ from devicelink.session import SessionConfig
 from engine.agents import Agent
 from engine.evaluation import evaluate
 from engine.specs import parse_agent_spec
-from device_helpers import REFERENCE_MODEL, emulator_process, trust
+from device_helpers import REFERENCE_MODEL, emulator_process, install_program, trust
 
 
 class DesktopLiteRT(Agent):
@@ -42,12 +42,6 @@ class DesktopLiteRT(Agent):
 def agent_for(phone_serial, key, runner="persistent", move_timeout_s=10.0) -> DeviceAgent:
     return DeviceAgent(DeviceAgentConfig(phone_serial, REFERENCE_MODEL, runner=runner, move_timeout_s=move_timeout_s,
                                          session=SessionConfig(key_path=key, command_timeout_s=10)))
-
-
-def replace_program(phone, device_path: str, script: str) -> None:
-    target = phone.sandbox.host_path(device_path)
-    target.write_text(script)
-    target.chmod(0o755)
 
 
 def sample_boards(count: int, seed: int) -> np.ndarray:
@@ -116,7 +110,7 @@ def test_the_device_spec_loads_through_the_entry_point(phone, key, monkeypatch, 
      "echo 'runner crashed: out of memory' >&2; exit 9\n", "status 9.*out of memory"),
 ])
 def test_a_persistent_runner_that_answers_garbage_gets_a_clear_error(phone, key, script, message):
-    replace_program(phone, layout.PERSISTENT_RUNNER, script)
+    install_program(phone, layout.PERSISTENT_RUNNER, script)
     with pytest.raises(RunnerError, match=message):
         agent = agent_for(phone.serial, key)
         try:
@@ -129,10 +123,12 @@ def test_a_persistent_runner_that_answers_garbage_gets_a_clear_error(phone, key,
     ("#!/bin/sh\nfor a; do case $a in --output_filepath=*) printf 'abc' > \"${a#*=}\";; esac; done\n",
      "3 bytes instead of 256"),
     ("#!/bin/sh\necho 'Segmentation fault' >&2; exit 139\n", "exit status 139: Segmentation fault"),
-    ("#!/bin/sh\necho 'Inference (avg): 12'\n", "wrote no output file"),
+    ("#!/bin/sh\necho 'Inference (avg): 12'\n", "wrote no usable output file"),
+    ("#!/bin/sh\nfor a; do case $a in --output_filepath=*) head -c 100000 /dev/zero > \"${a#*=}\";; esac; done\n",
+     "wrote no usable output file \\(missing, or over 65,536 bytes\\)"),
 ])
 def test_a_benchmark_model_that_misbehaves_gets_a_clear_error(phone, key, script, message):
-    replace_program(phone, layout.BENCHMARK_MODEL, script)
+    install_program(phone, layout.BENCHMARK_MODEL, script)
     agent = agent_for(phone.serial, key, runner="benchmark_model")
     try:
         with pytest.raises(RunnerError, match=message):
@@ -142,10 +138,10 @@ def test_a_benchmark_model_that_misbehaves_gets_a_clear_error(phone, key, script
 
 
 def test_a_runner_that_hangs_times_out_and_the_agent_recovers(phone, key):
-    replace_program(phone, layout.BENCHMARK_MODEL, "#!/bin/sh\nsleep 60\n")
+    install_program(phone, layout.BENCHMARK_MODEL, "#!/bin/sh\nsleep 60\n")
     agent = agent_for(phone.serial, key, runner="benchmark_model", move_timeout_s=0.5)
     try:
-        with pytest.raises(DeviceLost, match="stopped answering"):
+        with pytest.raises(DeviceLost, match="did not answer in time"):
             agent.probabilities(np.zeros((8, 8), np.float32))
         assert not agent.online
         # The user fixes the phone and allows a slower start; the next move reconnects by itself.
@@ -193,7 +189,8 @@ def test_the_persistent_runner_answers_ping_and_a_failed_runner_is_restarted_on_
         agent.runner.ping()
         assert agent.runner.backend == "litert-cpu-standin"
         good = agent.probabilities(np.zeros((8, 8), np.float32))
-        agent.runner.stream.write(b"\x00\x05\x00\x00\x00quit\n")  # the runner exits under the agent's feet
+        with agent.session.operation("telling the runner to quit"):  # it exits under the agent's feet
+            agent.runner.stream.write(b"\x00\x05\x00\x00\x00quit\n")
         with pytest.raises(RunnerError, match="exited with status 0"):
             agent.probabilities(np.zeros((8, 8), np.float32))
         assert np.array_equal(agent.probabilities(np.zeros((8, 8), np.float32)), good)

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from device_helpers import REFERENCE_MODEL, REPO, emulator_process
+from device_helpers import DEVICE_BANNER, REFERENCE_MODEL, REPO, adb_packet, emulator_process, fake_device
 
 
 @pytest.fixture
@@ -71,16 +72,45 @@ def test_eval_plays_the_exact_benchmark_on_the_phone_and_matches_the_app_models_
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["device", "push", "missing.tflite", "--device", "127.0.0.1:1"], "refused the connection"),
+    (["device", "push", str(REFERENCE_MODEL), "--device", "127.0.0.1:1"], "refused the connection"),
     (["device", "models"], "which phone?"),
     (["device", "connect", "not a host:port"], "is not HOST:PORT"),
-    (["eval", "--agent", "device"], "needs a phone"),
+    (["device", "connect", "127.0.0.1:\u00b2"], "the port must be a whole number from 1 to 65,535, got '\u00b2'"),
+    (["device", "connect", "127.0.0.1:\u0661\u0662"], "got '\u0661\u0662'"),  # Arabic-Indic digits
+    (["device", "connect", "127.0.0.1:0"], "the port must be a whole number from 1 to 65,535, got 0"),
+    (["device", "connect", "127.0.0.1:65536"], "got 65,536"),
+    (["eval", "--agent", "device"], "agent 'device' needs an argument: write device:SERIAL[:MODEL]"),
 ])
 def test_mistakes_get_one_line_with_advice(environment, arguments, message):
     result = planestrike(environment, *arguments, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("planestrike: error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_push_checks_the_model_before_it_connects(environment, tmp_path):
+    notes = tmp_path / "notes.tflite"
+    notes.write_text("not a model, just notes\n")
+    result = planestrike(environment, "device", "push", str(notes), "--device", "127.0.0.1:1", timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"planestrike: error: {notes}: not a TFLite model (it is a text file, no 'TFL3' identifier)"]
+
+
+def test_connect_to_a_device_that_trickles_its_handshake_ends_at_the_connect_timeout(environment):
+    def trickle(link):
+        link.read_packet()
+        link.trickle(adb_packet(b"CNXN", 0x01000000, 4096, DEVICE_BANNER), every_s=0.5)  # a minute in all
+
+    with fake_device(trickle) as device:
+        started = time.monotonic()
+        result = planestrike(environment, "device", "connect", device.serial, timeout=60)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"planestrike: error: {device.serial} accepted the connection but did not complete the ADB handshake within "
+        f"5 s: is it an ADB port?"]
+    assert 5 <= elapsed < 5 + 4  # the default connect timeout, plus starting Python
 
 
 @pytest.mark.parametrize("action, value, message", [

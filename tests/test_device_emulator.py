@@ -82,17 +82,17 @@ def test_shell_v2_passes_stdin_and_survives_the_close_stdin_race(session):
         assert session.run(["true"]).exit_code == 0
 
 
-def test_flow_control_carries_megabytes_of_output_intact(session, phone):
-    payload = os.urandom(3 * 1024 * 1024)
+def test_flow_control_carries_many_writes_of_output_intact(session, phone):
+    payload = os.urandom(900_000)  # about 14 WRTEs of 64 KiB, under what the session reads from one command
     (phone.sandbox.root / "blob").write_bytes(payload)
     result = session.run(["cat", "/data/local/tmp/blob"])
     assert result.exit_code == 0 and result.stdout == payload
 
 
 def test_legacy_shell_and_exec_give_raw_merged_output(session):
-    device = session._device
-    assert device.shell("echo legacy; echo also >&2") == "legacy\nalso\n"
-    assert device.exec_out("printf 'a\\000b'", decode=False) == b"a\x00b"
+    with session.operation("legacy shell") as device:
+        assert device.shell("echo legacy; echo also >&2") == "legacy\nalso\n"
+        assert device.exec_out("printf 'a\\000b'", decode=False) == b"a\x00b"
 
 
 def test_an_unknown_service_is_refused(session):
@@ -106,10 +106,11 @@ def test_sync_push_pull_stat_and_list(session, phone):
     session.push(payload, "/data/local/tmp/new/dir/file.bin", mode=0o600)
     assert (phone.sandbox.root / "new/dir/file.bin").read_bytes() == payload
     assert session.pull("/data/local/tmp/new/dir/file.bin") == payload
-    mode, size, _ = session._device.stat("/data/local/tmp/new/dir/file.bin")
+    with session.operation("stat and list") as device:
+        mode, size, _ = device.stat("/data/local/tmp/new/dir/file.bin")
+        assert device.stat("/data/local/tmp/missing") == (0, 0, 0)
+        names = {bytes(entry.filename) for entry in device.list("/data/local/tmp/new/dir")}
     assert (mode & 0o777, size) == (0o600, len(payload))
-    assert session._device.stat("/data/local/tmp/missing") == (0, 0, 0)
-    names = {bytes(entry.filename) for entry in session._device.list("/data/local/tmp/new/dir")}
     assert names == {b".", b"..", b"file.bin"}
 
 
@@ -135,14 +136,15 @@ def echo_server(listener: socket.socket) -> threading.Thread:
 
 def exchange(session, service: str, message: bytes) -> bytes:
     stream = session.open_stream(service, timeout_s=5)
-    try:
-        stream.write(message)
-        received = b""
-        while len(received) < len(message):
-            received += stream.read()
-        return received
-    finally:
-        stream.close()
+    with session.operation(f"talking to {service}", timeout_s=5):
+        try:
+            stream.write(message)
+            received = b""
+            while len(received) < len(message):
+                received += stream.read()
+            return received
+        finally:
+            stream.close()
 
 
 def test_a_tcp_stream_reaches_a_port_on_the_phone(session):

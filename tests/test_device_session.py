@@ -164,7 +164,7 @@ def test_a_closed_port_says_to_check_tcpip_mode(key):
 
 def test_a_port_that_does_not_speak_adb_is_named_as_such(key):
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        with pytest.raises(DeviceUnreachable, match="did not answer the ADB handshake"):
+        with pytest.raises(DeviceUnreachable, match="did not complete the ADB handshake"):
             DeviceSession.open(f"127.0.0.1:{listener.getsockname()[1]}",
                                SessionConfig(key_path=key, connect_timeout_s=0.5))
 
@@ -231,3 +231,16 @@ def test_a_phone_without_sha256sum_still_gets_verified_pushes(session, phone):
     assert pushed.sha256 == hashlib.sha256(REFERENCE_MODEL.read_bytes()).hexdigest()
     assert session.models() == [pushed]
     assert session.sha256(f"{layout.DEVICE_TMP}/missing") is None
+
+
+def test_a_list_of_phones_that_is_not_ours_is_ignored_without_hanging(tmp_path, monkeypatch):
+    from devicelink import known_devices
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    store = tmp_path / "planestrike" / "devices.json"
+    store.parent.mkdir()
+    store.write_text('{"known": 5, "default": ["x"]}')
+    assert known_devices.load() == {"default": None, "known": []}
+    store.unlink()
+    os.mkfifo(store)  # reading a FIFO would wait for a writer forever
+    assert known_devices.load() == {"default": None, "known": []}

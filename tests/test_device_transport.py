@@ -1,4 +1,5 @@
-"""The transport fixes: no silently dropped bytes, TCP_NODELAY, and a closed connection reported at once."""
+"""The transport fixes: no silently dropped bytes, TCP_NODELAY, a closed connection reported at once, and no wait
+on a phone outside an operation's deadline."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import pytest
 from adb_shell.transport.tcp_transport import TcpTransport
 
+from devicelink.errors import DeviceTimeout
 from devicelink.session import DeviceSession, SessionConfig
 from devicelink.transport import ReliableTcpTransport
 from device_helpers import make_key, phone_in_thread, trust
@@ -133,3 +135,17 @@ def test_a_transport_interrupted_before_its_socket_exists_does_not_connect():
         with pytest.raises(ConnectionAbortedError, match="cancelled"):
             transport.connect(5)
         transport.close()
+
+
+def test_a_wait_outside_an_operation_is_refused_at_once(session):
+    stream = session.open_stream("shell,v2,raw:cat")
+    with pytest.raises(RuntimeError, match="only inside an operation"):
+        stream.read()
+
+
+def test_an_operation_inside_another_never_outlives_it(session):
+    started = time.monotonic()
+    with pytest.raises(DeviceTimeout, match="running sleep took over 0.5 s"):
+        with session.operation("waiting for a sleep", 0.5):
+            session.run(["sleep", "5"])  # its own deadline, the command timeout, is 10 s
+    assert time.monotonic() - started < 1.5

@@ -2,6 +2,9 @@
 
 One ``_Connection`` per host connection. ``VirtualPhone`` owns the listening socket and can run in its own thread
 (tests, benchmarks, the app's demo mode) or in the caller's event loop (``planestrike device emulate``).
+
+Hosts are untrusted until authorised, and even then must not be able to stall the phone for everyone: every
+connection, stream and wait has a limit (``VirtualPhoneConfig`` and the constants below; docs/device.md lists them).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devicelink.emulator import auth, wire
+from devicelink.emulator import auth, state, wire
 from devicelink.emulator.sandbox import Sandbox, android_abi
 from devicelink.emulator.services import Stream, StreamClosed, open_service
 
@@ -24,6 +27,10 @@ log = logging.getLogger(__name__)
 
 # Only features implemented here: shell protocol v2, and SEND creating missing parent directories.
 FEATURES = "shell_v2,fixed_push_mkdir"
+
+LISTEN_BACKLOG = 16  # connections the kernel holds before they are accepted
+MAX_STREAMS = 64  # open streams per connection; one more OPEN is refused (CLSE)
+MAX_SIGNATURES = 10  # signatures a host may try before it is dropped (a real host has a key or two)
 
 
 @dataclass
@@ -34,7 +41,15 @@ class VirtualPhoneConfig:
     accept_all_keys: bool = False  # trust any key the host offers, as if the user always tapped "Allow"
     model: str = "Planestrike_Virtual_Phone"
     require_tls: bool = False  # answer CNXN with STLS, as a phone's wireless-debugging port does (TLS not provided)
-    on_key_waiting: Callable[[str], None] | None = field(default=None, repr=False)  # "Allow USB debugging?" shown
+    # "Allow USB debugging?" shown; gets the key's user@host label, made safe to print
+    on_key_waiting: Callable[[str], None] | None = field(default=None, repr=False)
+    handshake_timeout_s: float = 10.0  # from connecting to authorised, however the bytes trickle in
+    approval_timeout_s: float = 60.0  # how long an "Allow USB debugging?" prompt waits (the app waits 60 s)
+    # Once authorised: the longest the rest of a message may take to arrive, a message to be sent, the host to
+    # acknowledge a WRTE, or the next piece of a sync request or push to arrive.
+    peer_timeout_s: float = 30.0
+    max_connections: int = 32  # one more is closed at once
+    max_unauthenticated: int = 8  # connections not yet authorised (waiting prompts included); one more is closed
 
     @property
     def adb_keys(self) -> Path:
@@ -47,14 +62,18 @@ class VirtualPhoneConfig:
 
 class VirtualPhone:
     def __init__(self, config: VirtualPhoneConfig):
+        """Lay out the state folder; a one-line ``DeviceError`` if it cannot be used (``state.unusable``)."""
         self.config = config
-        config.sandbox_dir.mkdir(parents=True, exist_ok=True)
-        self.sandbox = Sandbox(config.sandbox_dir)
-        self.sandbox.install_standins()
-        self.sandbox.install_system({
-            "ro.product.model": config.model, "ro.product.name": config.model, "ro.product.device": "virtual",
-            "ro.build.version.release": "14", "ro.build.version.sdk": "34", "ro.product.cpu.abi": android_abi(),
-        })
+        with state.setting_up(config.state_dir):
+            state.create_state_dir(config.state_dir, config.adb_keys)
+            config.sandbox_dir.mkdir(exist_ok=True)
+            self.sandbox = Sandbox(config.sandbox_dir)
+            self.sandbox.remove_interrupted_pushes()
+            self.sandbox.install_standins()
+            self.sandbox.install_system({
+                "ro.product.model": config.model, "ro.product.name": config.model, "ro.product.device": "virtual",
+                "ro.build.version.release": "14", "ro.build.version.sdk": "34", "ro.product.cpu.abi": android_abi(),
+            })
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()
         self._accepting: set[asyncio.Task] = set()
@@ -74,7 +93,13 @@ class VirtualPhone:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._accept, self.config.host, self.config.port)
+        self.sandbox.start()
+        try:
+            self._server = await asyncio.start_server(self._accept, self.config.host, self.config.port,
+                                                      backlog=LISTEN_BACKLOG)
+        except BaseException:
+            self.sandbox.stop()
+            raise
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -86,8 +111,17 @@ class VirtualPhone:
             await asyncio.gather(*self._accepting, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        self.sandbox.stop()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        unauthenticated = sum(not connection.online for connection in self._connections)
+        if (len(self._connections) >= self.config.max_connections
+                or unauthenticated >= self.config.max_unauthenticated):
+            log.info("refusing %s: %d connections, %d not authorised (at most %d and %d)",
+                     writer.get_extra_info("peername"), len(self._connections), unauthenticated,
+                     self.config.max_connections, self.config.max_unauthenticated)
+            writer.close()
+            return
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = _Connection(self, reader, writer)
         self._connections.add(connection)
@@ -159,13 +193,16 @@ class _Connection:
 
     def __init__(self, phone: VirtualPhone, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.phone = phone
+        self.config = phone.config
         self.reader = reader
         self.writer = writer
         self.version = wire.VERSION_MIN
         self.max_payload = 4096
         self.online = False
         self.token = b""
+        self.signatures_tried = 0
         self.waiting_key: auth.PublicKey | None = None
+        self.deadline: asyncio.Timeout | None = None  # until authorised (see serve)
         self.streams: dict[int, tuple[int, Stream]] = {}  # our id -> (host's id, stream)
         self.tasks: set[asyncio.Task] = set()
         self.next_id = 1
@@ -179,14 +216,28 @@ class _Connection:
     async def send(self, message: wire.Message) -> None:
         async with self.send_lock:
             self.writer.write(wire.pack(message, self.checksums))
-            await self.writer.drain()
+            try:
+                async with asyncio.timeout(self.config.peer_timeout_s):
+                    await self.writer.drain()
+            except TimeoutError:
+                self.writer.transport.abort()  # ends serve() too, which cleans up
+                raise ConnectionResetError(f"the host read nothing for {self.config.peer_timeout_s:g} s") from None
+
+    def reschedule(self, seconds: float | None) -> None:
+        """Move the handshake deadline to ``seconds`` from now (None: authorised, no deadline)."""
+        self.deadline.reschedule(None if seconds is None else asyncio.get_running_loop().time() + seconds)
 
     async def serve(self) -> None:
         peer = self.writer.get_extra_info("peername")
         try:
-            while True:
-                message = await wire.read_message(self.reader, wire.MAX_PAYLOAD)
-                await self.handle(message)
+            async with asyncio.timeout(self.config.handshake_timeout_s) as self.deadline:
+                while True:
+                    limit = wire.MAX_PAYLOAD if self.online else wire.HANDSHAKE_MAX_PAYLOAD
+                    message = await wire.read_message(self.reader, limit, self.config.peer_timeout_s)
+                    await self.handle(message)
+        except TimeoutError:  # before OSError, which it is a kind of
+            log.info("dropping %s: %s", peer, "not authorised in time" if self.deadline.expired()
+                     else f"a message took over {self.config.peer_timeout_s:g} s")
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         except wire.ProtocolError as error:
@@ -211,9 +262,11 @@ class _Connection:
     # --- handshake ----------------------------------------------------------------------------------------------
     async def handle(self, message: wire.Message) -> None:
         if message.command == wire.CNXN:
+            if self.online:
+                self.reschedule(self.config.handshake_timeout_s)  # a new handshake, with a new deadline
             self.version = max(wire.VERSION_MIN, min(message.arg0, wire.VERSION_SKIP_CHECKSUM))
             self.max_payload = max(256, min(message.arg1, wire.MAX_PAYLOAD))
-            if self.phone.config.require_tls:
+            if self.config.require_tls:
                 await self.send(wire.Message(wire.STLS, wire.VERSION_MIN, 0))
                 return
             await self.challenge()
@@ -222,6 +275,9 @@ class _Connection:
         elif not self.online:
             return  # adbd ignores everything else until the host is authorised
         elif message.command == wire.OPEN:
+            if len(self.tasks) >= MAX_STREAMS:
+                await self.send(wire.Message(wire.CLSE, 0, message.arg0))
+                return
             self.spawn(self.open_stream(message.arg0, message.data.rstrip(b"\0").decode("utf-8", "surrogateescape")))
         elif message.command in (wire.OKAY, wire.WRTE, wire.CLSE):
             await self.stream_message(message)
@@ -235,34 +291,57 @@ class _Connection:
         if self.online or not self.token:
             return
         if message.arg0 == wire.AUTH_SIGNATURE:
-            if any(key.verifies(self.token, message.data) for key in auth.load_keys(self.phone.config.adb_keys)):
+            self.signatures_tried += 1
+            if self.signatures_tried > MAX_SIGNATURES:
+                raise wire.ProtocolError(f"more than {MAX_SIGNATURES} signatures tried")
+            if any(key.verifies(self.token, message.data) for key in await self.trusted_keys()):
                 await self.go_online()
             else:
                 await self.challenge()  # a fresh token for the host's next key, as adbd does
-        elif message.arg0 == wire.AUTH_RSAPUBLICKEY:
-            key = auth.parse_public_key(message.data.decode("ascii", errors="replace"))
+        elif message.arg0 == wire.AUTH_RSAPUBLICKEY and self.waiting_key is None:  # one prompt per connection
+            key = auth.parse_public_key(message.data.decode("utf-8", errors="replace"))
             if key is None:
                 return
-            if self.phone.config.accept_all_keys:
-                auth.trust_key(self.phone.config.adb_keys, key)
+            if self.config.accept_all_keys:
+                await self.remember(key)
                 await self.go_online()
                 return
             # The phone now shows "Allow USB debugging?" and waits for the user (allow_waiting_keys).
             self.waiting_key = key
-            fingerprint = key.line.split()[1] if len(key.line.split()) > 1 else "unnamed key"
-            log.info("unknown key from %s waits for approval", fingerprint)
-            if self.phone.config.on_key_waiting is not None:
-                self.phone.config.on_key_waiting(fingerprint)
+            self.reschedule(self.config.approval_timeout_s)
+            log.info("unknown key from %s waits for approval", key.label)
+            if self.config.on_key_waiting is not None:
+                self.config.on_key_waiting(key.label)
+
+    async def trusted_keys(self) -> list[auth.PublicKey]:
+        try:
+            return await asyncio.to_thread(auth.load_keys, self.config.adb_keys)  # not on the loop: it may block
+        except OSError as error:
+            log.warning("cannot read %s (%s): no key is trusted", self.config.adb_keys, error.strerror or error)
+            return []
+
+    async def remember(self, key: auth.PublicKey) -> None:
+        """Store the key in adb_keys ("Always allow"); if that fails it is still allowed, for this connection."""
+        try:
+            stored = await asyncio.to_thread(auth.trust_key, self.config.adb_keys, key)
+        except OSError as error:
+            log.warning("cannot add %s to %s (%s): allowed this time only", key.label, self.config.adb_keys,
+                        error.strerror or error)
+            return
+        if not stored:
+            log.warning("%s is full (%d bytes): %s is allowed this time only", self.config.adb_keys,
+                        auth.KEYS_FILE_MAX, key.label)
 
     async def allow_waiting_key(self) -> None:
         if self.waiting_key is not None and not self.online:
-            auth.trust_key(self.phone.config.adb_keys, self.waiting_key)
-            self.waiting_key = None
-            await self.go_online()
+            await self.remember(self.waiting_key)
+            if not self.closing:  # the approval deadline may have passed meanwhile
+                await self.go_online()
 
     async def go_online(self) -> None:
         self.online = True
         self.waiting_key = None
+        self.reschedule(None)
         await self.send(wire.Message(wire.CNXN, self.version, self.max_payload, self.phone.banner))
 
     # --- streams ------------------------------------------------------------------------------------------------
@@ -286,7 +365,7 @@ class _Connection:
         async def send(command: int, data: bytes) -> None:
             await self.send(wire.Message(command, local_id, host_id, data))
 
-        stream = Stream(send, self.max_payload)
+        stream = Stream(send, self.max_payload, self.config.peer_timeout_s)
         self.streams[local_id] = (host_id, stream)
         await send(wire.OKAY, b"")
         try:

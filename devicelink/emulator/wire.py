@@ -18,6 +18,9 @@ HEADER = struct.Struct("<6I")
 VERSION_MIN = 0x01000000
 VERSION_SKIP_CHECKSUM = 0x01000001
 MAX_PAYLOAD = 1024 * 1024
+# What an unauthorised host may send in one message (adb's MAX_PAYLOAD_V1): its CNXN banner and its public key
+# (about 720 bytes) fit; a megabyte from a stranger does not.
+HANDSHAKE_MAX_PAYLOAD = 4096
 
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
 
@@ -57,12 +60,19 @@ def pack(message: Message, with_checksum: bool) -> bytes:
     return header + message.data
 
 
-async def read_message(reader: asyncio.StreamReader, max_payload: int) -> Message:
-    """Read one message; raises ``asyncio.IncompleteReadError`` at end of stream, ``ProtocolError`` on garbage."""
-    command, arg0, arg1, length, _checksum, magic = HEADER.unpack(await reader.readexactly(HEADER.size))
-    if command not in KNOWN_COMMANDS or magic != command ^ 0xFFFFFFFF:
-        raise ProtocolError(f"bad message header (command {command:#x}, magic {magic:#x})")
-    if length > max_payload:
-        raise ProtocolError(f"payload of {length} bytes is over the negotiated maximum of {max_payload}")
-    data = await reader.readexactly(length) if length else b""
+async def read_message(reader: asyncio.StreamReader, max_payload: int, timeout_s: float) -> Message:
+    """Read one message; raises ``asyncio.IncompleteReadError`` at end of stream, ``ProtocolError`` on garbage.
+
+    The first byte may be as long in coming as it likes (an idle connection); the rest of the message must follow
+    within ``timeout_s`` (``TimeoutError``), however slowly it trickles in.
+    """
+    first = await reader.readexactly(1)
+    async with asyncio.timeout(timeout_s):
+        header = first + await reader.readexactly(HEADER.size - 1)
+        command, arg0, arg1, length, _checksum, magic = HEADER.unpack(header)
+        if command not in KNOWN_COMMANDS or magic != command ^ 0xFFFFFFFF:
+            raise ProtocolError(f"bad message header (command {command:#x}, magic {magic:#x})")
+        if length > max_payload:
+            raise ProtocolError(f"payload of {length} bytes is over the maximum of {max_payload}")
+        data = await reader.readexactly(length) if length else b""
     return Message(command, arg0, arg1, data)

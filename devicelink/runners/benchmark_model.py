@@ -21,13 +21,14 @@ from devicelink.session import DeviceSession, PushedModel, quote
 REQUIRED_FLAGS = ("--input_layer_value_files", "--output_filepath")
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
 _INFERENCE_AVG = re.compile(rb"Inference \(avg\): ([0-9.eE+-]+)")
+MAX_OUTPUT_FILE_BYTES = 64 * 1024  # the output file holds 256 bytes; anything far larger is not worth pulling
 
 
 @dataclass(frozen=True)
 class BenchmarkOptions:
     threads: int = 1
     delegate: str = "cpu"  # one of DELEGATES
-    timeout_s: float = 20.0
+    timeout_s: float = 20.0  # each move: push the board, run the tool, pull its output
     binary: str = layout.BENCHMARK_MODEL
 
 
@@ -65,20 +66,23 @@ class BenchmarkModelRunner:
         session.check(["mkdir", "-p", self.work_dir])
 
     def evaluate(self, input_bytes: bytes) -> Evaluation:
-        self.session.push(input_bytes, self.input_path)
-        # Remove the last output first: a tool that exits 0 without writing must not hand back the previous move.
-        script = f"rm -f {quote([self.output_path])} && {quote(self.arguments)}"
-        result = self.session.run(["sh", "-c", script], timeout_s=self.options.timeout_s)
-        if result.exit_code != 0:
-            output_lines = result.stdout.decode("utf-8", "replace").strip().splitlines()
-            detail = result.stderr_line() or (output_lines[-1] if output_lines else "")
-            raise RunnerError(f"benchmark_model failed on {self.session.serial} with exit status {result.exit_code}"
-                              + (f": {detail[:200]}" if detail else ""))
-        try:
-            raw = self.session.pull(self.output_path)
-        except DeviceCommandFailed:
-            raise RunnerError(f"benchmark_model exited 0 on {self.session.serial} but wrote no output file: is it the "
-                              f"classic TFLite tool? (see 'planestrike device setup')") from None
+        """One move: push the board, run the tool, pull its output, all within the move's timeout."""
+        with self.session.operation("computing a move with benchmark_model", self.options.timeout_s):
+            self.session.push(input_bytes, self.input_path)
+            # Remove the last output first: a tool that exits 0 without writing must not hand back the previous move.
+            script = f"rm -f {quote([self.output_path])} && {quote(self.arguments)}"
+            result = self.session.run(["sh", "-c", script], doing="running benchmark_model")
+            if result.exit_code != 0:
+                output_lines = result.stdout.decode("utf-8", "replace").strip().splitlines()
+                detail = result.stderr_line() or (output_lines[-1] if output_lines else "")
+                raise RunnerError(f"benchmark_model failed on {self.session.serial} with exit status "
+                                  f"{result.exit_code}" + (f": {detail[:200]}" if detail else ""))
+            try:
+                raw = self.session.pull(self.output_path, MAX_OUTPUT_FILE_BYTES)
+            except DeviceCommandFailed:
+                raise RunnerError(f"benchmark_model exited 0 on {self.session.serial} but wrote no usable output "
+                                  f"file (missing, or over {MAX_OUTPUT_FILE_BYTES:,} bytes): is it the classic TFLite "
+                                  f"tool? (see 'planestrike device setup')") from None
         probabilities = decode_probabilities(raw, self.spec.output_bytes, "benchmark_model")
         match = _INFERENCE_AVG.search(result.stdout + result.stderr)
         return Evaluation(probabilities, float(match.group(1)) if match else None)

@@ -8,7 +8,6 @@ a reply must be a known verb with the id that was asked for, the probabilities e
 from __future__ import annotations
 
 import re
-import struct
 from dataclasses import dataclass
 
 from devicelink import layout
@@ -16,17 +15,19 @@ from devicelink.errors import DeviceError, RunnerError
 from devicelink.model_spec import ModelSpec
 from devicelink.runners import Evaluation, decode_probabilities
 from devicelink.session import DeviceSession, PushedModel, quote
+from devicelink.stream import EXIT, STDERR, STDIN, STDOUT, ShellPackets, shell_packet
 
 PROTOCOL = "planestrike-runner/1"
 MAX_LINE_BYTES = 64 * 1024
-_PACKET = struct.Struct("<BI")
-_STDIN, _STDOUT, _STDERR, _EXIT, _CLOSE_STDIN = range(5)
+STDERR_KEPT_BYTES = 4096  # the tail of the runner's stderr, for the message when it dies
 _READY = re.compile(r"^ready (\S+) input=float32:(\S+) output=float32:(\S+)(?: backend=(\S+))?$")
+_REPLIES = ("ok", "pong", "error")
+_QUIT_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
 class PersistentOptions:
-    timeout_s: float = 20.0  # for the runner to start and for each answer
+    timeout_s: float = 20.0  # the whole start (stream and ready line), and each request with its answer
     binary: str = layout.PERSISTENT_RUNNER
 
 
@@ -37,15 +38,21 @@ class PersistentRunner:
         self.session = session
         self.spec = spec
         self.options = options
+        self._packets = ShellPackets()
         self._lines: list[str] = []
         self._partial = b""
-        self._packets = b""
         self._stderr = b""
         self._exit_code: int | None = None
         self._next_id = 1
-        self.stream = session.open_stream(f"shell,v2,raw:{quote([options.binary, '--model', model.device_path])}",
-                                          timeout_s=options.timeout_s)
-        self.backend = self._handshake()
+        self.stream = None
+        try:
+            with session.operation("starting the runner", options.timeout_s):
+                self.stream = session.open_stream(
+                    f"shell,v2,raw:{quote([options.binary, '--model', model.device_path])}")
+                self.backend = self._handshake()
+        except BaseException:
+            self.close()
+            raise
 
     def _handshake(self) -> str:
         line = self._read_line("starting")
@@ -62,11 +69,9 @@ class PersistentRunner:
                               f"expected {expected_in} -> {expected_out}")
         return backend or "unknown"
 
-    # --- lines over shell v2 packets ------------------------------------------------------------------------------
+    # --- lines over shell v2 packets, always inside a session operation (its deadline bounds every wait) -------
     def _send_line(self, line: str) -> None:
-        payload = (line + "\n").encode("ascii")
-        with self.session.stream_errors("talking to the runner"):
-            self.stream.write(_PACKET.pack(_STDIN, len(payload)) + payload)
+        self.stream.write(shell_packet(STDIN, (line + "\n").encode("ascii")))
 
     def _read_line(self, doing: str) -> str:
         while not self._lines:
@@ -74,47 +79,43 @@ class PersistentRunner:
                 detail = self._stderr.decode("utf-8", "replace").strip().splitlines()
                 raise RunnerError(f"the runner on {self.session.serial} exited with status {self._exit_code} while "
                                   f"{doing}" + (f": {_shorten(detail[-1])}" if detail else ""))
-            with self.session.stream_errors(f"waiting for the runner ({doing})"):
-                data = self.stream.read()
+            data = self.stream.read()
             if not data:
                 raise RunnerError(f"the runner's stream on {self.session.serial} closed while {doing}")
             self._take_packets(data)
         return self._lines.pop(0)
 
     def _take_packets(self, data: bytes) -> None:
-        self._packets += data
-        while len(self._packets) >= _PACKET.size:
-            packet_id, length = _PACKET.unpack_from(self._packets)
-            if len(self._packets) < _PACKET.size + length:
-                break
-            payload = self._packets[_PACKET.size:_PACKET.size + length]
-            self._packets = self._packets[_PACKET.size + length:]
-            if packet_id == _STDOUT:
-                self._partial += payload
-                *complete, self._partial = self._partial.split(b"\n")
+        for packet_id, payload in self._packets.feed(data):
+            if packet_id == STDOUT:
+                *complete, self._partial = (self._partial + payload).split(b"\n")
+                if len(self._partial) > MAX_LINE_BYTES or any(len(line) > MAX_LINE_BYTES for line in complete):
+                    raise RunnerError(f"the runner sent a line over {MAX_LINE_BYTES} bytes: it is not speaking "
+                                      f"{PROTOCOL}")
                 self._lines += [line.decode("utf-8", "replace").rstrip("\r") for line in complete]
-                if len(self._partial) > MAX_LINE_BYTES:
-                    raise RunnerError(f"the runner sent a line over {MAX_LINE_BYTES} bytes: it is not speaking {PROTOCOL}")
-            elif packet_id == _STDERR:
-                self._stderr = (self._stderr + payload)[-4096:]
-            elif packet_id == _EXIT:
+            elif packet_id == STDERR:
+                self._stderr = (self._stderr + payload)[-STDERR_KEPT_BYTES:]
+            elif packet_id == EXIT:
                 self._exit_code = payload[0] if payload else -1
 
     # --- requests -------------------------------------------------------------------------------------------------
     def _request(self, verb: str, argument: str = "") -> list[str]:
-        request_id = str(self._next_id)
+        """Send one request and return its reply's words, all within the timeout."""
+        request_id = self._next_id
         self._next_id += 1
-        self._send_line(f"{verb} {request_id} {argument}".rstrip())
-        while True:
-            words = self._read_line(f"answering '{verb}'").split()
-            # A reply to an earlier request that timed out is skipped; anything else that is not ours is garbage.
-            if len(words) >= 2 and words[0] in ("ok", "pong", "error") and words[1].isdigit() and words[1] != request_id:
-                continue
-            if len(words) >= 2 and words[1] == request_id:
-                if words[0] == "error":
-                    raise RunnerError(f"the runner on {self.session.serial} failed: {_shorten(' '.join(words[2:]))}")
-                return words
-            raise RunnerError(f"the runner answered garbage: {_shorten(' '.join(words))}")
+        with self.session.operation(f"waiting for the runner to answer '{verb}'", self.options.timeout_s):
+            self._send_line(f"{verb} {request_id} {argument}".rstrip())
+            while True:
+                words = self._read_line(f"answering '{verb}'").split()
+                reply_id = _reply_id(words)
+                if reply_id == request_id:
+                    if words[0] == "error":
+                        raise RunnerError(f"the runner on {self.session.serial} failed: "
+                                          f"{_shorten(' '.join(words[2:]))}")
+                    return words
+                # A reply to an earlier request (one that timed out) is skipped; the deadline still runs.
+                if reply_id is None or reply_id > request_id:
+                    raise RunnerError(f"the runner answered garbage: {_shorten(' '.join(words))}")
 
     def evaluate(self, input_bytes: bytes) -> Evaluation:
         words = self._request("eval", input_bytes.hex())
@@ -132,14 +133,21 @@ class PersistentRunner:
             raise RunnerError("the runner did not answer ping with pong")
 
     def close(self) -> None:
-        if self.stream.closed or not self.session.connected:
+        if self.stream is None or self.stream.closed or not self.session.connected:
             return
         try:
-            self._send_line("quit")
-            with self.session.stream_errors("closing the runner"):
+            with self.session.operation("closing the runner", min(self.options.timeout_s, _QUIT_WAIT_S)):
+                self._send_line("quit")
                 self.stream.close()
         except DeviceError:
             pass  # closing: a dead runner or connection needs no goodbye
+
+
+def _reply_id(words: list[str]) -> int | None:
+    """The id a well-formed reply carries (ASCII digits only), else None."""
+    if len(words) >= 2 and words[0] in _REPLIES and re.fullmatch(r"[0-9]{1,18}", words[1]):
+        return int(words[1])
+    return None
 
 
 def _shorten(text: str, limit: int = 120) -> str:

@@ -8,7 +8,7 @@ import sys
 import time
 
 from engine.limits import NumberRange, WholeRange
-from planestrike_tui.commands.arguments import number, whole_number
+from planestrike_tui.commands.arguments import in_range
 from planestrike_tui.commands.output import print_rows
 
 DEFAULT_EMULATOR_PORT = 15555  # outside 5555-5585, which the adb server scans for emulators
@@ -31,7 +31,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         auth_timeout_option(sub)
 
     def auth_timeout_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--auth-timeout", type=number(AUTH_TIMEOUT_S), default=30.0, metavar="S",
+        sub.add_argument("--auth-timeout", type=in_range(AUTH_TIMEOUT_S), default=30.0, metavar="S",
                          help="seconds to wait for 'Allow USB debugging?' to be accepted (default: 30)")
 
     sub = actions.add_parser("list", help="phones on USB and phones connected before")
@@ -64,8 +64,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--model", metavar="MODEL", help="a .tflite file (default: the bundled model)")
     sub.add_argument("--runner", choices=("benchmark_model", "persistent"), default="benchmark_model",
                      help="benchmark_model (default; one process per move) or persistent (docs/device-protocol.md)")
-    sub.add_argument("--moves", type=whole_number(BENCH_MOVES), default=20, help="boards to evaluate (default: 20)")
-    sub.add_argument("--threads", type=whole_number(PHONE_THREADS), default=1, help="CPU threads on the phone (default: 1)")
+    sub.add_argument("--moves", type=in_range(BENCH_MOVES), default=20, help="boards to evaluate (default: 20)")
+    sub.add_argument("--threads", type=in_range(PHONE_THREADS), default=1, help="CPU threads on the phone (default: 1)")
     sub.add_argument("--delegate", choices=("cpu", "xnnpack", "gpu", "nnapi"), default="cpu",
                      help="benchmark_model delegate (default: cpu)")
     sub.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -76,7 +76,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "with a stand-in benchmark_model (desktop LiteRT) installed. Its shell runs real "
                              "processes on this computer, in that folder.")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    sub.add_argument("--port", type=whole_number(LISTEN_PORT), default=DEFAULT_EMULATOR_PORT,
+    sub.add_argument("--port", type=in_range(LISTEN_PORT), default=DEFAULT_EMULATOR_PORT,
                      help=f"port to listen on, 0 for any free one (default: {DEFAULT_EMULATOR_PORT})")
     sub.add_argument("--accept-all-keys", action="store_true",
                      help="trust every computer that connects, as if 'Always allow' had been tapped")
@@ -162,6 +162,9 @@ def run_setup(args: argparse.Namespace) -> int:
 def run_push(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from devicelink.model_spec import read_model_spec
+
+    read_model_spec(Path(args.model))  # the checks of 'eval --agent tflite:FILE', before anything reaches the phone
     with _open(args) as session:
         start = time.perf_counter()
         pushed = session.push_model(Path(args.model))
