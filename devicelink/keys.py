@@ -13,6 +13,9 @@ import tempfile
 from pathlib import Path
 
 from devicelink.errors import DeviceAuthError
+from engine.files import UnreadableFile, read_small_file
+
+MAX_KEY_FILE_BYTES = 64 << 10  # a 2048-bit RSA key in PEM is under 2 KB
 
 
 def android_key_path() -> Path:
@@ -60,7 +63,10 @@ def load_signer(path: Path | None = None):
     if not public.is_file():
         raise DeviceAuthError(f"the ADB key {path} has no public half {public}: delete {path} to make a new pair")
     try:
-        return PythonRSASigner.FromRSAKeyPath(str(path))
-    except (OSError, ValueError) as error:
-        raise DeviceAuthError(f"cannot read the ADB key {path} ({type(error).__name__}): "
+        # Read as adb-shell's FromRSAKeyPath does, but never blocking on a FIFO nor reading a huge file.
+        private_key = read_small_file(path, MAX_KEY_FILE_BYTES, "ADB key").decode()
+        public_key = read_small_file(public, MAX_KEY_FILE_BYTES, "ADB public key").decode()
+        return PythonRSASigner(public_key, private_key)
+    except (UnreadableFile, UnicodeDecodeError, ValueError) as error:
+        raise DeviceAuthError(f"cannot read the ADB key {path} ({getattr(error, 'problem', type(error).__name__)}): "
                               f"delete it (and {public.name}) to make a new pair") from None

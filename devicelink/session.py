@@ -38,6 +38,7 @@ DEFAULT_TCP_PORT = 5555
 TCP_PORT = WholeRange(1, 65535)
 MAX_OUTPUT_BYTES = 1 << 20  # what a command may print, stdout and stderr together
 MAX_PULL_BYTES = MAX_POLICY_FILE_BYTES  # the largest file pulled from the phone (to hash a model, say)
+STALE_PARTIAL_MINUTES = 10  # a push's partial copy untouched this long belongs to a push that died
 _COMMAND_NOT_FOUND = 127  # the shell's exit status for a missing program
 _MODEL_NAME = re.compile(r"^([0-9a-f]{64})\.tflite$")
 _NO_READ_TIMEOUT = math.inf  # adb-shell's read timeouts restart per call: the operation's deadline replaces them
@@ -382,15 +383,19 @@ class DeviceSession:
 
         The bytes go to a temporary name, the phone computes their sha256, and only a matching copy is renamed
         into place: an interrupted or corrupted push never leaves a model under its final name. All of it is one
-        operation: three commands' worth of time plus the transfer at the slowest accepted rate.
+        operation: four commands' worth of time plus the transfer at the slowest accepted rate.
         """
         data = read_small_file(model, MAX_POLICY_FILE_BYTES, "TFLite model")
         digest = hashlib.sha256(data).hexdigest()
         final = f"{layout.MODELS_DIR}/{digest}.tflite"
         pushed = PushedModel(digest, len(data), final)
-        with self.operation(f"pushing {Path(model).name}", self.allowance_s(3, len(data))):
+        with self.operation(f"pushing {Path(model).name}", self.allowance_s(4, len(data))):
             if self.sha256(final) == digest:
                 return pushed
+            # Partial copies left by pushes that died before their rename, ours or another computer's; a recent one
+            # may still be in flight, so only those untouched for STALE_PARTIAL_MINUTES go.
+            self.run(["find", layout.MODELS_DIR, "-maxdepth", "1", "-name", ".*.partial", "-mmin",
+                      f"+{STALE_PARTIAL_MINUTES}", "-delete"])
             temporary = f"{layout.MODELS_DIR}/.{digest[:16]}.{secrets.token_hex(4)}.partial"
             self.push(data, temporary, progress=progress)
             on_phone = self.sha256(temporary)

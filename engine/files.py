@@ -55,18 +55,18 @@ def read_small_file(path: str | os.PathLike, limit: int, what: str, head: Callab
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise UnreadableFile(path, f"no such file: give the path of a {what}") from None
+        raise UnreadableFile(path, f"no such file: give the path of {_a(what)}") from None
     except IsADirectoryError:
-        raise UnreadableFile(path, f"is a directory, not a {what}") from None
+        raise UnreadableFile(path, f"is a directory, not {_a(what)}") from None
     except OSError as error:
         raise UnreadableFile(path, f"cannot be read ({error.strerror or error})") from None
     info = os.fstat(descriptor)
     if not stat.S_ISREG(info.st_mode):
         os.close(descriptor)
-        raise UnreadableFile(path, f"is {_file_kind(info.st_mode)}, not a {what}: give the path of the {what} file")
+        raise UnreadableFile(path, f"is {_file_kind(info.st_mode)}, not {_a(what)}: give the path of the {what} file")
     if info.st_size > limit:
         os.close(descriptor)
-        raise UnreadableFile(path, f"is {info.st_size:,} bytes, more than the {limit:,} bytes a {what} may have: "
+        raise UnreadableFile(path, f"is {info.st_size:,} bytes, more than the {limit:,} bytes {_a(what)} may have: "
                              "is it the right file?")
     with os.fdopen(descriptor, "rb", buffering=0) as handle:
         try:
@@ -78,8 +78,12 @@ def read_small_file(path: str | os.PathLike, limit: int, what: str, head: Callab
         except OSError as error:
             raise UnreadableFile(path, f"cannot be read ({error.strerror or error})") from None
     if len(data) > limit:  # it grew while being read
-        raise UnreadableFile(path, f"grew past the {limit:,} bytes a {what} may have while it was read")
+        raise UnreadableFile(path, f"grew past the {limit:,} bytes {_a(what)} may have while it was read")
     return data
+
+
+def _a(what: str) -> str:
+    return f"{'an' if what[:1] in 'aeiouAEIOU' else 'a'} {what}"
 
 
 def _file_kind(mode: int) -> str:

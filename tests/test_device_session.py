@@ -13,7 +13,7 @@ import pytest
 
 from devicelink import keys, layout
 from devicelink.errors import (DeviceCommandFailed, DeviceError, DeviceLost, DeviceUnreachable, DeviceUnsupported)
-from devicelink.session import Address, DeviceSession, SessionConfig
+from devicelink.session import STALE_PARTIAL_MINUTES, Address, DeviceSession, SessionConfig
 from devicelink.setup import install_benchmark_model
 from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread
 
@@ -105,6 +105,18 @@ def test_a_push_interrupted_halfway_leaves_no_cached_model_and_the_next_push_wor
             pushed = session.push_model(big_model)
             assert session.models() == [pushed]
             assert session.sha256(pushed.device_path) == hashlib.sha256(big_model.read_bytes()).hexdigest()
+
+
+def test_a_push_removes_partial_copies_that_earlier_pushes_left_behind_but_not_one_in_flight(session, phone):
+    models = phone.sandbox.host_path(layout.MODELS_DIR)
+    models.mkdir(parents=True, exist_ok=True)
+    stale, in_flight = models / ".0123456789abcdef.dead.partial", models / ".fedcba9876543210.live.partial"
+    for leftover in (stale, in_flight):
+        leftover.write_bytes(b"half a model")
+    old = time.time() - (STALE_PARTIAL_MINUTES + 1) * 60
+    os.utime(stale, (old, old))
+    session.push_model(REFERENCE_MODEL)
+    assert not stale.exists() and in_flight.exists()
 
 
 def test_setup_accepts_the_classic_tool_and_refuses_one_without_file_flags(session, phone, tmp_path):

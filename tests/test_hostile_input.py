@@ -160,6 +160,11 @@ FILE_USES = [
                                    "huge": "more than the 33,554,432 bytes", "text": "truncated or corrupt"}),
     (["convert", "--checkpoint", "{}"], {"fifo": "named pipe", "/dev/zero": "is a device",
                                          "huge": "more than the 33,554,432 bytes"}),
+    # Checked before any phone is contacted (nothing listens on port 9 here: it would be a different error).
+    (["device", "push", "{}", "--device", "127.0.0.1:9"], {"fifo": "named pipe", "/dev/zero": "is a device",
+                                                           "directory": "is a directory", "text": "it is a text file",
+                                                           "huge": "more than the 33,554,432 bytes"}),
+    (["device", "bench", "--model", "{}", "--device", "127.0.0.1:9"], {"fifo": "named pipe", "text": "text file"}),
 ]
 FILE_CASES = [(argv, kind, fragment) for argv, kinds in FILE_USES for kind, fragment in kinds.items()]
 

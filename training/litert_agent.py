@@ -15,8 +15,7 @@ from assets import BUNDLED_TFLITE, OFFICIAL_APP_MODEL
 from engine.agents import Agent, masked_argmax
 from engine.rules import BOARD_SIZE, CELL_COUNT, UNTRIED
 from engine.specs import AgentKind
-from training.litert_model import ModelFileError, check_policy_shape, one_line, open_interpreter, read_model
-from training.litert_probe import OK, probe
+from training.litert_model import ModelFileError, one_line, open_interpreter, read_policy
 
 _BOARD_SHAPE = (BOARD_SIZE, BOARD_SIZE)
 
@@ -28,11 +27,7 @@ class LiteRTAgent(Agent):
 
     def __init__(self, path: str | Path = BUNDLED_TFLITE, name: str | None = None):
         self.path = Path(path)
-        data, self.info = read_model(self.path)
-        check_policy_shape(self.info)
-        verdict = probe(data, self.info.sha256)  # gate 4: only a model that ran in a child process runs here
-        if verdict != OK:
-            raise ModelFileError(self.path, verdict)
+        data, self.info = read_policy(self.path)  # only a model that ran in a child process runs here
         try:
             self._interpreter = open_interpreter(data)
         except (RuntimeError, ValueError) as error:

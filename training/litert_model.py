@@ -234,6 +234,19 @@ def _parse_flatbuffer(path: Path, data: bytes) -> ModelInfo:
     return ModelInfo(path, hashlib.sha256(data).hexdigest(), size, inputs, outputs, tuple(ops), tuple(dict.fromkeys(custom)))
 
 
+def read_policy(path: Path) -> tuple[bytes, ModelInfo]:
+    """Gates 1-4: the bytes and description of a file that is a Plane Strike policy and ran once in a child
+    process. What every user of a model file goes through before LiteRT (or a phone) gets it."""
+    from training.litert_probe import OK, probe
+
+    data, info = read_model(path)
+    check_policy_shape(info)
+    verdict = probe(data, info.sha256)
+    if verdict != OK:
+        raise ModelFileError(info.path, verdict)
+    return data, info
+
+
 def check_policy_shape(info: ModelInfo) -> None:
     """Gate 3: refuse, with every reason at once, a model that is not a policy this runtime can run."""
     reasons = []

@@ -133,18 +133,27 @@ def _kill(process: asyncio.subprocess.Process) -> None:
 
 
 async def _reap(process: asyncio.subprocess.Process, feeder: asyncio.Task) -> None:
-    """Kill what is left and wait for it, so no process or pipe outlives its stream (or the event loop)."""
+    """Kill what is left and wait for it, so no process or pipe outlives its stream (or the event loop).
+
+    The pipes are read to their end first: asyncio's ``wait()`` returns only once they are closed, and a pipe
+    whose reading was paused (the host stopped reading the output) would never be, holding the stream forever."""
     _kill(process)
     feeder.cancel()
     await asyncio.gather(feeder, return_exceptions=True)
     if not process.stdin.is_closing():
         process.stdin.close()
-    waiting = asyncio.ensure_future(process.wait())
+    waiting = asyncio.ensure_future(asyncio.gather(_drain(process.stdout), _drain(process.stderr), process.wait()))
     try:
         await asyncio.shield(waiting)
     except asyncio.CancelledError:
         await waiting  # killed already, so this is quick; leaving it would leak its pipes past the event loop
         raise
+
+
+async def _drain(pipe: asyncio.StreamReader | None) -> None:
+    if pipe is not None:
+        while await pipe.read(64 * 1024):
+            pass
 
 
 def _exit_status(returncode: int) -> int:
@@ -191,10 +200,14 @@ async def _shell_v2(stream: Stream, command: str, sandbox: Sandbox) -> None:
     # The feeder keeps reading (and acknowledging) until the stream is gone, so a close-stdin that arrives after
     # the process exited is still consumed and never holds up the exit packet.
     feeder = asyncio.create_task(feed())
+    forwarders = [asyncio.create_task(forward(process.stdout, STDOUT)), asyncio.create_task(forward(process.stderr, STDERR))]
     try:
-        await asyncio.gather(forward(process.stdout, STDOUT), forward(process.stderr, STDERR))
+        await asyncio.gather(*forwarders)
         await send_packet(EXIT, bytes([_exit_status(await process.wait())]))
     finally:
+        for task in forwarders:  # one may still run when the other failed (the stream closed): _reap reads on
+            task.cancel()
+        await asyncio.gather(*forwarders, return_exceptions=True)
         await _reap(process, feeder)
 
 

@@ -255,6 +255,8 @@ def run_emulate(args: argparse.Namespace) -> int:
                                    f"pick another --port (0 for any free one)") from None
         print(f"virtual phone listening on {phone.serial} (use it as device:{phone.serial})")
         print(f"storage: {phone.sandbox.root} stands in for /data/local/tmp")
+        if phone.sandbox.shell_root != phone.sandbox.root:
+            print(f"shell commands see it as {phone.sandbox.shell_root} (its path needs quoting in a shell)")
         print("warning: its shell runs real processes on this computer, in that folder, as you")
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(f"warning: listening on {args.host}, not loopback: anyone who can reach it and is trusted can run "
