@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,29 @@ def trust(state_dir: Path, key: Path) -> None:
     public = key.with_name(key.name + ".pub").read_text().strip()
     with (state_dir / "adb_keys").open("a") as handle:
         handle.write(public + "\n")
+
+
+def recv_exactly(connection: socket.socket, count: int, peer: str) -> bytes:
+    """``count`` bytes from a raw socket; ConnectionResetError naming ``peer`` if it closes first."""
+    data = b""
+    while len(data) < count:
+        chunk = connection.recv(count - len(data))
+        if not chunk:
+            raise ConnectionResetError(f"{peer} closed the connection")
+        data += chunk
+    return data
+
+
+def power_cut_halfway(emulator) -> Callable[[int, int], None]:
+    """A push progress callback that kills the virtual phone's process once half the bytes are sent."""
+    sent = []
+
+    def cut(chunk: int, total: int) -> None:
+        sent.append(chunk)
+        if sum(sent) >= total // 2:
+            emulator.kill()
+
+    return cut
 
 
 def free_port() -> int:
@@ -224,13 +248,7 @@ class FakeLink:
         return code.to_bytes(4, "little"), arg0, arg1, self._read_exactly(length)
 
     def _read_exactly(self, count: int) -> bytes:
-        data = b""
-        while len(data) < count:
-            chunk = self.connection.recv(count - len(data))
-            if not chunk:
-                raise ConnectionResetError("the host closed the connection")
-            data += chunk
-        return data
+        return recv_exactly(self.connection, count, "the host")
 
     def send(self, data: bytes) -> None:
         self.connection.sendall(data)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from device_helpers import REPO, adb_client, emulator_process, make_key, phone_in_thread, trust
+from device_helpers import (REPO, adb_client, emulator_process, make_key, phone_in_thread, power_cut_halfway,
+                            recv_exactly, trust)
 from devicelink.emulator.auth import load_keys, parse_public_key
 from devicelink.emulator.daemon import MAX_SIGNATURES, MAX_STREAMS, VirtualPhone, VirtualPhoneConfig, default_state_dir
 from devicelink.errors import DeviceAuthError, DeviceCommandFailed, DeviceError, DeviceLost, DeviceUnreachable
@@ -62,13 +63,7 @@ class RawHost:
         return command, arg0, arg1, self.exactly(length)
 
     def exactly(self, size: int) -> bytes:
-        data = b""
-        while len(data) < size:
-            chunk = self.socket.recv(size - len(data))
-            if not chunk:
-                raise ConnectionError("the phone closed the connection")
-            data += chunk
-        return data
+        return recv_exactly(self.socket, size, "the phone")
 
     def seconds_until_dropped(self, limit: float = 5) -> float:
         """How long the phone keeps this connection open from now, reading and ignoring what it sends."""
@@ -490,15 +485,9 @@ def test_a_push_killed_with_the_phone_leaves_no_partial_file_after_a_restart(tmp
         port = emulator.port
         with DeviceSession.open(emulator.serial, SessionConfig(key_path=key, command_timeout_s=10)) as session:
             session.push(b"version 1", "/data/local/tmp/dir/model.bin")
-            sent = []
-
-            def lose_power_halfway(chunk: int, total: int) -> None:
-                sent.append(chunk)
-                if sum(sent) >= total // 2:
-                    emulator.kill()
-
             with pytest.raises(DeviceLost):
-                session.push(os.urandom(4 * 1024 * 1024), "/data/local/tmp/dir/model.bin", progress=lose_power_halfway)
+                session.push(os.urandom(4 * 1024 * 1024), "/data/local/tmp/dir/model.bin",
+                             progress=power_cut_halfway(emulator))
     left = [name for name in os.listdir(sandbox / "dir") if name.endswith(".partial")]
     assert len(left) == 1  # what the phone was writing when it lost power
     assert (sandbox / "dir" / "model.bin").read_bytes() == b"version 1"  # the old file was never touched

@@ -15,7 +15,7 @@ from devicelink import keys, layout
 from devicelink.errors import (DeviceCommandFailed, DeviceError, DeviceLost, DeviceUnreachable, DeviceUnsupported)
 from devicelink.session import STALE_PARTIAL_MINUTES, Address, DeviceSession, SessionConfig
 from devicelink.setup import install_benchmark_model
-from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread
+from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread, power_cut_halfway
 
 HOSTILE_NAMES = [
     "with space.tflite",
@@ -87,15 +87,8 @@ def test_a_push_interrupted_halfway_leaves_no_cached_model_and_the_next_push_wor
     with emulator_process(state) as emulator:
         port = emulator.port
         with DeviceSession.open(emulator.serial, SessionConfig(key_path=key, command_timeout_s=10)) as session:
-            sent = []
-
-            def lose_power_halfway(chunk: int, total: int) -> None:
-                sent.append(chunk)
-                if sum(sent) >= total // 2:
-                    emulator.kill()
-
             with pytest.raises(DeviceLost):
-                session.push_model(big_model, progress=lose_power_halfway)
+                session.push_model(big_model, progress=power_cut_halfway(emulator))
     models_dir = state / "data-local-tmp" / "planestrike" / "models"
     leftovers = os.listdir(models_dir)
     assert all(name.endswith(".partial") for name in leftovers)  # a phone losing power keeps the partial file
