@@ -145,6 +145,26 @@ async def test_switching_the_opponent_adds_its_panel_and_starts_a_new_game():
         await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the random agent's answer")
 
 
+async def test_the_official_apps_model_is_in_the_opponent_list_and_plays():
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        await pilot.press("o")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "OpponentDialog", "the opponent dialog")
+        options = app.screen.query_one("#opponents")
+        index, option = next((i, o) for i, o in enumerate(options.options) if o.id == "app")
+        assert "the official Android app's model, 13.19" in str(option.prompt)
+        options.highlighted = index
+        await pilot.press("enter")
+        game = app.game
+        await wait_until(pilot, lambda: app.screen is game, "the dialog to close")
+        await wait_for_agents(pilot)
+        assert game.seats == (None, "app") and app.roster.slots["app"].state is SlotState.READY
+        assert game.panels["app"].border_title == "Official app"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the official model's answer")
+
+
 async def test_placement_mode_moves_and_turns_the_plane_before_the_first_strike():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
