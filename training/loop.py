@@ -121,6 +121,13 @@ class TrainingDiverged(CheckpointError):
 
     exit_code = 1
 
+    @classmethod
+    def at(cls, config: TrainConfig, last_finite_step: int, saved: Path) -> "TrainingDiverged":
+        return cls(f"training diverged at update {last_finite_step + 1:,}: it made the parameters NaN or infinite "
+                   f"(learning rate {config.learning_rate:g}, rewards {config.hit_reward:g}/{config.miss_reward:g}, "
+                   f"entropy {config.entropy:g}, tried-mass weight {config.tried_mass_weight:g}); the last finite "
+                   f"state (update {last_finite_step:,}) is in {saved}; start a new run with a lower --lr")
+
 
 def train(
     config: TrainConfig,
@@ -141,9 +148,10 @@ def train(
     worse than the model the run ends with.
 
     ``stop``: a list someone else fills to ask for a stop (``training.signals.stop_on_signals``); without it,
-    ``handle_signals`` installs the handlers for the duration of the run. A stop request is honoured within about ``options.stop_grace_s`` even while a chunk is still compiling or
-    running: the chunk runs in a worker thread and, if it does not finish in time, is abandoned (``TrainResult
-    .abandoned``) and the last finished state is saved. Raises ``TrainingDiverged`` if an update makes the
+    ``handle_signals`` installs the handlers for the duration of the run. A stop request is honoured within about
+    ``options.stop_grace_s`` even while a chunk is still compiling or running: the chunk runs in a worker thread
+    and, if it does not finish in time, is abandoned (``TrainResult.abandoned``) and the last finished state is
+    saved. Raises ``TrainingDiverged`` if an update makes the
     parameters non-finite, after saving the last finite state.
     """
     out = Path(out)
@@ -183,14 +191,7 @@ def train(
                 took = time.perf_counter() - tick
                 if not bool(chunk_metrics.finite):
                     state, step, games = new_state, step + done, games + done * config.batch_size
-                    path = save()
-                    raise TrainingDiverged(
-                        f"training diverged at update {step + 1:,}: it made the parameters NaN or infinite "
-                        f"(learning rate {config.learning_rate:g}, rewards {config.hit_reward:g}/"
-                        f"{config.miss_reward:g}, entropy {config.entropy:g}, tried-mass weight "
-                        f"{config.tried_mass_weight:g}); the last finite state (update {step:,}) is in {path}; "
-                        "start a new run with a lower --lr"
-                    )
+                    raise TrainingDiverged.at(config, step, save())
                 state = new_state
                 seconds_per_update = took / n  # the first chunk (one update) includes compilation: the next is one too
                 step += n
