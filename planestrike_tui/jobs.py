@@ -23,8 +23,9 @@ _CLI_ERROR_PREFIX = re.compile(r"^planestrike(?: \w+)?: error: ")
 
 
 def planestrike_argv(*arguments: str) -> list[str]:
-    """The command line for ``planestrike ARGUMENTS`` with this interpreter (works without the script on PATH)."""
-    return [sys.executable, "-m", "planestrike_tui.cli", *arguments]
+    """The command line for ``planestrike ARGUMENTS`` with this interpreter (works without the script on PATH).
+    ``-P``: a folder of the user's own named ``training`` (say) in the current directory must not shadow ours."""
+    return [sys.executable, "-P", "-m", "planestrike_tui.cli", *arguments]
 
 
 @dataclass(frozen=True)

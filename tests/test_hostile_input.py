@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -315,3 +317,35 @@ def test_no_damaged_byte_of_a_checkpoint_loads_silently(tmp_path):
         path.write_bytes(bytes(damaged))
         with pytest.raises(CheckpointError):
             load_checkpoint(path)
+
+
+# --- Ctrl-C: at any moment, one line and status 130; nothing half-done is written.
+
+@pytest.mark.parametrize("argv", [["eval", "--agent", "flax", "--exact"], ["compare", "--boards", "300"],
+                                  ["convert", "--out", "{}/model.tflite"]], ids=["eval", "compare", "convert"])
+@pytest.mark.parametrize("after_s", [0.1, 0.4, 1.0])
+def test_ctrl_c_while_a_command_loads_ends_it_at_once_in_one_line(tmp_path, argv, after_s):
+    """While JAX, TensorFlow and LiteRT load, a KeyboardInterrupt would land in native start-up code (it aborted
+    and crashed processes) or in a garbage-collector callback (printed, then ignored: the command ran on)."""
+    run = subprocess.Popen([PLANESTRIKE, *[part.format(tmp_path) for part in argv]], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    if run.poll() is not None:
+        pytest.skip("the command finished before the signal")
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+    assert run.returncode == 130 and err == "planestrike: interrupted\n" and out == "", (run.returncode, err)
+    assert not list(tmp_path.iterdir())  # convert wrote nothing, not even a temporary file
+
+
+def test_a_second_ctrl_c_stops_training_at_once_in_one_line(tmp_path):
+    run = subprocess.Popen([PLANESTRIKE, "train", "--games", "200000", "--out", str(tmp_path / "run"), "--progress",
+                            "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert json.loads(run.stdout.readline())["event"] == "start"
+    run.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130
+    assert err.strip().splitlines() == ["interrupted again: stopped at once without saving; checkpoints written "
+                                        "before (every few seconds) are intact"]

@@ -1,18 +1,20 @@
 """The LiteRT agent: any Plane Strike .tflite plays, found by shape; anything else is refused in one line."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from litert_helpers import APP_MODEL, TF_AGENTS_MODEL, assert_one_line_error, run_cli
+from litert_helpers import APP_MODEL, PLANESTRIKE, TF_AGENTS_MODEL, assert_one_line_error, run_cli
 
 from engine.evaluation import evaluate
 from engine.specs import parse_agent_spec
 from training.litert_agent import LiteRTAgent
-from training.litert_model import ModelFileError
+from training.litert_model import ModelFileError, read_model
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +125,7 @@ import sys
 from pathlib import Path
 import numpy as np
 from training.litert_agent import LiteRTAgent
-from training.litert_model import ModelFileError
+from training.litert_model import ModelFileError, read_model
 
 for path in sorted(Path(sys.argv[1]).iterdir()):
     try:
@@ -206,3 +208,54 @@ def test_the_fast_single_board_choice_is_the_engines_masked_argmax(models):
         agent = LiteRTAgent(path)
         expected = masked_argmax(agent.probabilities_batch(boards), boards)
         assert [agent.choose(board) for board in boards] == expected.tolist()
+
+
+def _verdict_file(tmp_path: Path) -> Path:
+    from training import litert_probe
+
+    return litert_probe._cache_file(read_model(APP_MODEL)[1].sha256)
+
+
+@pytest.mark.parametrize("planted", ["fifo", "endless", "text"])
+def test_a_hostile_verdict_cache_is_ignored_and_the_model_probed_again(tmp_path, planted):
+    """Only a file holding exactly 'ok' is a remembered verdict: a FIFO there would block, a link to /dev/zero
+    would be read forever, and text would be printed as the verdict."""
+    cache = _verdict_file(tmp_path)
+    cache.parent.mkdir(parents=True)
+    if planted == "fifo":
+        os.mkfifo(cache)
+    elif planted == "endless":
+        cache.symlink_to("/dev/zero")
+    else:
+        cache.write_text("the file is damaged\nreally\n")
+    started = time.monotonic()
+    assert LiteRTAgent(APP_MODEL).info.path == APP_MODEL
+    assert time.monotonic() - started < 10
+
+
+def test_a_failure_that_says_nothing_about_the_model_is_not_remembered(tmp_path, monkeypatch):
+    """A probe killed from outside (the OOM killer, a busy machine's timeout) must not brand a good model damaged."""
+    from training import litert_probe
+
+    real = litert_probe._worker.verdict
+    answers = iter([("it crashed the LiteRT interpreter (SIGKILL): the file is damaged", False)])
+    monkeypatch.setattr(litert_probe._worker, "verdict", lambda data: next(answers, None) or real(data))
+    with pytest.raises(ModelFileError, match="SIGKILL"):
+        LiteRTAgent(APP_MODEL)
+    assert not _verdict_file(tmp_path).exists()
+    assert LiteRTAgent(APP_MODEL).info.path == APP_MODEL  # probed again, for real: it is fine
+    assert _verdict_file(tmp_path).read_text() == "ok"
+
+
+def test_the_probe_is_not_fooled_by_a_training_package_in_the_current_folder(tmp_path):
+    """The probe child runs `python -m training.litert_probe`; a `training/` of the user's own in the current folder
+    (common in ML projects) must not be the one it runs."""
+    shadow = tmp_path / "project" / "training"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    (shadow / "litert_probe.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    result = subprocess.run([PLANESTRIKE, "eval", "--agent", "app", "--exact", "--json"], capture_output=True,
+                            text=True, timeout=120, cwd=shadow.parent, env={**os.environ,
+                                                                            "XDG_CACHE_HOME": str(tmp_path / "c")})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["mean_strikes"] == pytest.approx(13.191666, abs=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 from engine.limits import SEED
 from planestrike_tui.commands.arguments import in_range, limit_help, path
@@ -33,5 +34,8 @@ def run(args: argparse.Namespace) -> int:
     check_agent_spec(args.opponent)  # a spec that names no agent is refused as eval refuses it, before the app opens
     # A missing or broken model file is not refused here: its panel shows why, and the rest of the app works.
     app = PlanestrikeApp(RosterConfig(opponent=args.opponent, model=args.model, seed=args.seed))
+    # The app reads ctrl+c as a key; a SIGINT sent from elsewhere goes to Textual as KeyboardInterrupt, so that it
+    # can restore the terminal, rather than ending the process at once as in the other commands.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     app.run()
     return app.return_code or 0

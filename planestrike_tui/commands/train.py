@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from training.signals import stop_on_signals
 
     try:
-        with stop_on_signals([]) as stop:  # before JAX loads: a Ctrl-C during start-up is a stop too
+        with stop_on_signals([], on_second=_stop_now) as stop:  # before JAX loads: a Ctrl-C then is a stop too
             return _train(args, stop)
     except PlanestrikeError as error:
         if args.progress == "jsonl":
@@ -142,6 +142,14 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
             os._exit(130)
         return 130
     return 0
+
+
+def _stop_now() -> None:
+    """A second Ctrl-C: leave at once. A compiled chunk may be running in a worker thread, and a normal interpreter
+    shutdown under it aborts inside XLA; the checkpoint of at most a few seconds ago is intact."""
+    print("interrupted again: stopped at once without saving; checkpoints written before (every few seconds) are "
+          "intact", file=sys.stderr, flush=True)
+    os._exit(130)
 
 
 def _emit(record: dict) -> None:
