@@ -258,6 +258,9 @@ CRAFTED = [
     ("config.model.hidden", "128", "model must be {'hidden': [widths]}"),
     ("config.games", [1, 2], "games must be a whole number"),
     ("config.surprise", 1, "unknown training settings ['surprise']"),
+    ("config.games", None, "games and minutes are both unset: a run needs a budget"),  # it would train forever
+    ("metrics.elapsed_s", -1e300, "metric elapsed_s must be a number from 0 to 1e+09"),  # a time budget never spent
+    ("metrics.best_exact", 3.0, "metric best_exact must be a number from 8 to 64"),
     ("step", 2**40, "its step or game count must be a whole number from 0 to 2,147,483,647"),
     ("step", "12", "its step or game count must be a whole number"),
     ("games", -1, "its step or game count must be a whole number from 0"),
@@ -268,6 +271,10 @@ CRAFTED = [
     ("params.Dense_0.kernel", np.zeros((64, 3), np.float32), "has shape (64, 3), expected (64, 128)"),
     ("params.Dense_9", {"bias": np.zeros(3, np.float32)}, "has parameters its model (128, 64) does not use"),
     ("opt_state.0.mu.Dense_0.bias", np.full(128, np.inf, np.float32), "corrupt optimiser state"),
+    ("opt_state.0.nu.Dense_0.bias", np.full(128, -1.0, np.float32), "corrupt optimiser state"),
+    ("opt_state.0", 5, "has an optimiser state that does not fit its config"),
+    ("opt_state.0.mu", np.zeros(3, np.float32), "has an optimiser state that does not fit its config"),
+    ("params.Dense_0", np.zeros(3, np.float32), "does not match its model (128, 64)"),
 ]
 
 
@@ -293,6 +300,31 @@ def test_the_commands_refuse_a_crafted_checkpoint_in_one_line(capsys, tmp_path, 
     status, stderr = run_in_process(capsys, *[part.format(tmp_path) for part in argv])
     assert_refused(status, stderr, "has a bad training config: batch_size must be a whole number from 1 to 8,192")
     assert not (tmp_path / "model.tflite").exists()
+
+
+def test_a_budget_of_more_updates_than_a_run_can_count_is_refused(tmp_path, capsys):
+    body = _record(BUNDLED_CHECKPOINT)
+    body["config"].update(batch_size=1, games=2**31 + 20)  # each within its range; together 2^31 + 20 updates
+    path = _write(tmp_path / "checkpoint.msgpack", body)
+    with pytest.raises(CheckpointError, match="make 2,147,483,668 updates, more than the 2,147,483,647 a run can count"):
+        load_checkpoint(path)
+    assert_refused(*run_in_process(capsys, "train", "--batch-size", "1", "--games", str(2**31 + 20), "--out",
+                                   tmp_path / "run"), "more than the 2,147,483,647 a run can count")
+
+
+def test_finite_weights_that_overflow_the_network_are_refused_where_they_are_used(tmp_path, capsys):
+    """Weights of 1e38 pass the loader (they are finite), but the network's sums overflow: evaluation and conversion
+    say so in one line instead of reporting a mean over NaN scores or blaming a temporary file."""
+    body = _record(BUNDLED_CHECKPOINT)
+    body["params"]["Dense_0"]["kernel"] = np.full((64, 128), 1e38, np.float32)
+    path = _write(tmp_path / "checkpoint.msgpack", body)
+    status, stderr = run_in_process(capsys, "eval", "--agent", f"flax:{path}", "--exact")
+    assert_refused(status, stderr, "the network returns NaN or infinite scores on some boards")
+    status, stderr = run_in_process(capsys, "convert", "--checkpoint", path, "--out", tmp_path / "m.tflite", "--force")
+    lines = stderr.strip().splitlines()
+    assert status == 1 and len(lines) == 1, stderr
+    assert f"cannot convert {path}: " in lines[0] and "m.tflite was left untouched" in lines[0], lines[0]
+    assert not (tmp_path / "m.tflite").exists()
 
 
 def test_a_checksum_that_does_not_match_is_reported(tmp_path):

@@ -24,16 +24,18 @@ import numpy as np
 
 from engine.errors import PlanestrikeError
 from engine.files import UnreadableFile, read_small_file, write_atomically
-from engine.limits import MAX_POLICY_FILE_BYTES, OutOfRange, WholeRange
-from training.config import ModelConfig, TrainConfig
+from engine.limits import MAX_POLICY_FILE_BYTES, NumberRange, OutOfRange, WholeRange
+from training.config import UPDATES, ModelConfig, TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.msgpack"  # the latest state of a run: what --resume and flax:DIR read
 BEST_NAME = "best.msgpack"  # the run's best exactly-evaluated state: what gets bundled
 FORMAT = "planestrike-checkpoint"
 VERSION = 2  # written; READABLE lists every version this code loads
 READABLE = (1, 2)
-STEP = WholeRange(0, 2**31 - 1)  # the trainer counts updates in int32
 GAMES_PLAYED = WholeRange(0, 2**62)
+# The metrics a run records, with the values they can take; others must be finite numbers.
+METRICS = {"eval_exact": NumberRange(8, 64), "best_exact": NumberRange(8, 64), "best_step": UPDATES,
+           "elapsed_s": NumberRange(0, 1e9)}
 
 
 class CheckpointError(PlanestrikeError):
@@ -92,7 +94,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if opt_state is not None:
         opt_state = _restore_opt_state(file, opt_state, config, params)
     try:
-        step, games = STEP.check(record.get("step")), GAMES_PLAYED.check(record.get("games"))
+        step, games = UPDATES.check(record.get("step")), GAMES_PLAYED.check(record.get("games"))
     except OutOfRange as error:
         raise CheckpointError(f"checkpoint {file} is corrupt: its step or game count {error}") from None
     rng_key = record.get("rng_key")
@@ -168,6 +170,11 @@ def _metrics(file: Path, record: dict) -> dict:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise CheckpointError(f"checkpoint {file} is corrupt: metric {name!r:.40} is {value!r:.40}, not a "
                                   "finite number")
+        try:
+            if name in METRICS:
+                METRICS[name].check(value, f"metric {name}")
+        except OutOfRange as error:
+            raise CheckpointError(f"checkpoint {file} is corrupt: {error}") from None
     return dict(metrics)
 
 
@@ -184,7 +191,7 @@ def _params(file: Path, record: dict, model: ModelConfig) -> dict:
     expected_leaves = jax.tree_util.tree_leaves_with_path(expected)
     try:
         found = [_lookup(params, path) for path, _ in expected_leaves]
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, IndexError, ValueError) as error:
         raise CheckpointError(f"checkpoint {file} does not match its model {model.hidden}: missing {error}") from None
     for (path, spec), value in zip(expected_leaves, found):
         name = jax.tree_util.keystr(path)
@@ -213,14 +220,15 @@ def _restore_opt_state(file: Path, state_dict: Any, config: TrainConfig, params:
     template = jax.eval_shape(make_optimizer(config).init, params)  # structure and shapes only, no computation
     try:
         restored = serialization.from_state_dict(template, state_dict)
-    except (KeyError, ValueError, TypeError) as error:
+    except Exception as error:  # flax raises assorted types for a structure that does not fit
         raise CheckpointError(f"checkpoint {file} has an optimiser state that does not fit its config: {error}") from None
-    for spec, value in zip(jax.tree_util.tree_leaves(template), jax.tree_util.tree_leaves(restored)):
+    for (path, spec), value in zip(jax.tree_util.tree_leaves_with_path(template), jax.tree_util.tree_leaves(restored)):
         if not isinstance(value, np.ndarray) or value.dtype != spec.dtype or value.shape != spec.shape:
             raise CheckpointError(f"checkpoint {file} has an optimiser state that does not fit its model "
                                   f"{config.model.hidden}: {np.asarray(value).dtype}{list(np.shape(value))} where "
                                   f"{spec.dtype}{list(spec.shape)} belongs")
-        if not np.isfinite(value).all() or (value.dtype.kind == "i" and (value < 0).any()):
+        must_be_positive = value.dtype.kind == "i" or ".nu" in jax.tree_util.keystr(path)  # counts, Adam's 2nd moment
+        if not np.isfinite(value).all() or (must_be_positive and (value < 0).any()):
             raise CheckpointError(f"checkpoint {file} has a corrupt optimiser state (NaN, infinite or negative "
                                   "values): use an earlier checkpoint or retrain")
     return jax.tree_util.tree_map(np.asarray, restored)

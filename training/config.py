@@ -23,6 +23,7 @@ REWARD = NumberRange(-100, 100)
 ENTROPY = NumberRange(0, 10)
 TRIED_MASS_WEIGHT = NumberRange(0, 100)
 GAMES = WholeRange(1, 10_000_000_000)  # about ten days at 12,000 games/s
+UPDATES = WholeRange(0, 2**31 - 1)  # the trainer counts updates in int32: games / batch size must fit
 MINUTES = NumberRange(0, 60 * 24 * 30, above_low=True)  # 30 days
 
 
@@ -92,6 +93,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None or name not in ("games", "minutes"):
                 limits.check(value, name)
+        if self.games is not None and self.updates > UPDATES.high:
+            raise ConfigError(f"games {self.games:,} in batches of {self.batch_size:,} make {self.updates:,} updates, "
+                              f"more than the {UPDATES.high:,} a run can count: use a larger --batch-size or fewer "
+                              "--games")
 
     @property
     def updates(self) -> int | None:
@@ -127,6 +132,8 @@ class TrainConfig:
         values = {"tried_mass_weight": 0.0, **data}
         if "model" in values:
             values["model"] = ModelConfig.from_dict(values["model"])
+        if values.get("games", cls.games) is None and values.get("minutes") is None:
+            raise ConfigError("games and minutes are both unset: a run needs a budget")
         return cls(**values)
 
     def replace(self, **changes) -> "TrainConfig":

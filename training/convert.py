@@ -143,6 +143,7 @@ def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, 
                    start: float | None = None) -> ConvertReport:
     """Convert in-memory ``params`` (a checkpoint's, or fresh ones in tests) and write per ``config``."""
     from engine.files import write_atomically
+    from training.flax_agent import BrokenPolicy
     from training.litert_agent import LiteRTAgent
     from training.litert_model import ModelFileError, read_model
 
@@ -160,8 +161,12 @@ def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, 
         except ModelFileError as error:  # name what was converted, not the temporary file
             raise ConversionError(f"the model converted from {source or 'these parameters'} is unusable: "
                                   f"{error.problem}; {out} was left untouched") from None
-        parity = run_parity_gate(agent, model_config, params, config)
-        skill = _exact_mean(agent)
+        try:
+            parity = run_parity_gate(agent, model_config, params, config)
+            skill = _exact_mean(agent)
+        except (BrokenPolicy, ModelFileError) as error:  # NaN out of either network: nothing to judge or ship
+            raise ConversionError(f"cannot convert {source or 'these parameters'}: "
+                                  f"{getattr(error, 'problem', None) or error}; {out} was left untouched") from None
         info = agent.info
         agent.close()
 

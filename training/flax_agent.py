@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.agents import Agent
+from engine.errors import PlanestrikeError
 from engine.specs import AgentKind
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ def _jitted_apply(model: ModelConfig):
     import jax
 
     return jax.jit(model.build().apply)
+
+
+class BrokenPolicy(PlanestrikeError):
+    """A network whose outputs are not probabilities (NaN or infinite)."""
 
 
 class FlaxAgent(Agent):
@@ -58,8 +63,11 @@ class FlaxAgent(Agent):
         size = max(128, 1 << max(count - 1, 0).bit_length())
         padded = np.zeros((size, 8, 8), np.float32)
         padded[:count] = boards
-        probabilities = self._apply({"params": self._params}, padded)
-        return np.asarray(probabilities)[:count]
+        probabilities = np.asarray(self._apply({"params": self._params}, padded))[:count]
+        if not np.isfinite(probabilities).all():  # finite weights can still overflow float32 in the network
+            raise BrokenPolicy(f"{self.name}: the network returns NaN or infinite scores on some boards (its "
+                               "weights overflow float32): use another checkpoint, or retrain")
+        return probabilities
 
 
 def _load(argument: str | None, seed: int) -> FlaxAgent:

@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.evaluation import evaluate
 from training.checkpoint import BEST_NAME, CHECKPOINT_NAME, Checkpoint, CheckpointError, save_checkpoint
-from training.config import TrainConfig
+from training.config import UPDATES, TrainConfig
 from training.flax_agent import FlaxAgent
 from training.learner import TrainState, init_train_state, make_train_chunk
 from training.signals import stop_on_signals
@@ -272,7 +272,7 @@ def _initial_state(config: TrainConfig, resume: Checkpoint | None) -> tuple[Trai
 
 
 def _budget_spent(config: TrainConfig, step: int, elapsed: float) -> bool:
-    if config.updates is not None and step >= config.updates:
+    if step >= min(config.updates or UPDATES.high, UPDATES.high):  # a time budget still stops where steps end
         return True
     return config.minutes is not None and elapsed >= config.minutes * 60
 
