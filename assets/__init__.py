@@ -14,4 +14,5 @@ BUNDLED_EVAL_REPORT = ASSETS_DIR / "eval_report.json"  # exact skill, command, s
 
 OFFICIAL_APP_DIR = ASSETS_DIR / "official_app"
 OFFICIAL_APP_MODEL = OFFICIAL_APP_DIR / "planestrike_tf.tflite"  # the app's Keras policy: the agent spec `app`
+OFFICIAL_APP_MODEL_SHA256 = "403c809fd130cfa4b191076328abd5363dc446f94a3cbba54cb7da21a7762f2d"  # as published
 OFFICIAL_APP_TF_AGENTS_MODEL = OFFICIAL_APP_DIR / "planestrike_tf_agents.tflite"  # Flex ops, an action out: refused

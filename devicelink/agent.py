@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from devicelink.errors import DeviceError, DeviceLost, DeviceUnreachable
-from devicelink.session import DeviceSession, SessionConfig
+from devicelink.session import Address, DeviceSession, SessionConfig
 from engine.agents import Agent
+from engine.errors import BadAgentSpec
 from engine.specs import AgentKind
 
 RUNNERS = ("benchmark_model", "persistent")
@@ -127,13 +128,20 @@ class DeviceAgent(Agent):
 
 
 def parse_device_argument(argument: str) -> tuple[str, Path | None]:
-    """``SERIAL[:MODEL]`` where SERIAL is HOST:PORT or a USB serial: (serial, model or None)."""
-    tcp = re.fullmatch(r"([^:]+):([0-9]+)(?::(.+))?", argument)
-    if tcp:
+    """``SERIAL[:MODEL]`` where SERIAL is HOST:PORT (``[IPV6]:PORT``) or a USB serial: (serial, model or None)."""
+    tcp = re.fullmatch(r"(\[[^\]]*\]|[^:]+):([^:]*)(?::(.*))?", argument)
+    port_like = tcp is not None and tcp.group(2) != "" and all(ch in "+-" or ch.isdigit() for ch in tcp.group(2))
+    if tcp and (tcp.group(1).startswith("[") or port_like):  # HOST:PORT, or one with a bad port: say so
         host, port, model = tcp.groups()
-        return f"{host}:{port}", Path(model) if model else None
-    serial, _, model = argument.partition(":")
-    return serial, Path(model) if model else None
+        address = Address.parse(f"{host}:{port}")
+    elif "::" in argument:
+        raise BadAgentSpec(f"'device:{argument}': write an IPv6 address in brackets, like device:[::1]:5555")
+    else:
+        serial, colon, model = argument.partition(":")
+        address, model = Address.parse(serial), model if colon else None
+    if model == "":
+        raise BadAgentSpec(f"'device:{argument}' ends with ':': give the model file after it, or drop the ':'")
+    return address.serial, Path(model) if model else None
 
 
 def _load(argument: str, seed: int) -> DeviceAgent:

@@ -13,24 +13,25 @@ import tempfile
 from pathlib import Path
 
 from devicelink.errors import DeviceAuthError
-from engine.files import UnreadableFile, read_small_file
+from engine.files import UnreadableFile, read_small_file, user_directory
 
 MAX_KEY_FILE_BYTES = 64 << 10  # a 2048-bit RSA key in PEM is under 2 KB
 
 
-def android_key_path() -> Path:
-    return Path.home() / ".android" / "adbkey"
+def android_key_path() -> Path | None:
+    """Where Android's own `adb` keeps its key (None without an absolute HOME, where it cannot be)."""
+    home = os.environ.get("HOME", "")
+    return Path(home) / ".android" / "adbkey" if os.path.isabs(home) else None
 
 
 def planestrike_key_path() -> Path:
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "planestrike" / "adbkey"
+    return user_directory("config") / "adbkey"
 
 
 def key_path() -> Path:
     """The key to use: Android's if it exists, else planestrike's own (generated on first use)."""
     android = android_key_path()
-    if android.is_file():
+    if android is not None and android.is_file():
         return android
     own = planestrike_key_path()
     if not own.is_file():

@@ -39,8 +39,12 @@ def remember(serial: str) -> None:
     data["known"] = [serial] + [known for known in data["known"] if known != serial]
     data["default"] = serial
     path = _store()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, json.dumps(data, indent=1).encode())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, json.dumps(data, indent=1).encode())
+    except OSError as error:
+        raise DeviceError(f"connected, but cannot remember {serial} as the default phone in {path} "
+                          f"({error.strerror or error}): fix that folder, or give --device {serial} each time") from None
 
 
 def default_serial(explicit: str | None) -> str:

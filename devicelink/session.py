@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import ipaddress
 import math
 import re
 import secrets
@@ -107,15 +108,40 @@ class Address:
                                   f"192.168.1.20:5555")
             try:
                 number = TCP_PORT.parse(port)
+                host = check_host(host.removeprefix("[").removesuffix("]"))
             except OutOfRange as error:
                 raise DeviceError(f"'{serial}' is not HOST:PORT: the port {error}; write it like "
                                   f"192.168.1.20:5555") from None
-            return cls(f"{host}:{number}", host.strip("[]"), number)
+            except ValueError as error:
+                raise DeviceError(f"'{serial}' is not HOST:PORT: {error}; write it like 192.168.1.20:5555") from None
+            return cls(tcp_serial(host, number), host, number)
         if re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", serial) or serial == "localhost":
             return cls(f"{serial}:{DEFAULT_TCP_PORT}", serial, DEFAULT_TCP_PORT)
         if not serial or not re.fullmatch(r"[A-Za-z0-9._-]+", serial):
             raise DeviceError(f"'{serial}' is neither HOST:PORT nor a USB serial number (see 'planestrike device list')")
         return cls(serial)
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def check_host(host: str) -> str:
+    """``host`` if it is an IP address or a host name DNS can hold (ASCII labels of 1-63 characters, 253 in all);
+    else ``ValueError`` saying why (a 100-character label used to fail deep in the socket library)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    if not host or len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"the host {host[:80]!r} is neither an IP address nor a host name (letters, digits and "
+                         "hyphens, dot-separated parts of at most 63)")
+    return host
+
+
+def tcp_serial(host: str, port: int) -> str:
+    """How a TCP phone is written: ``HOST:PORT``, with an IPv6 address in brackets (``[::1]:5555``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def quote(argv: Sequence[str]) -> str:
@@ -423,7 +449,7 @@ class DeviceSession:
         matches = [model for model in self.models() if model.sha256.startswith(prefix)]
         if not prefix or len(matches) != 1:
             raise DeviceError(f"{'no' if not matches else 'more than one'} pushed model starts with '{sha256_prefix}'"
-                              f": see 'planestrike device models {self.serial}'")
+                              f": see 'planestrike device models --device {self.serial}'")
         self.check(["rm", "-f", matches[0].device_path])
         return matches[0]
 

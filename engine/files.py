@@ -11,11 +11,25 @@ from pathlib import Path
 from engine.errors import PlanestrikeError
 
 
+def _temporary_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+def check_writable(target: str | os.PathLike) -> None:
+    """Raise ``OSError`` now if ``write_atomically(target, ...)`` could not write its temporary file (a folder
+    that cannot be written, a virtual file system such as /proc, a name too long once made temporary), so that a
+    command can refuse its output before its work rather than after."""
+    temp = _temporary_name(Path(target))
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(descriptor)
+    os.unlink(temp)
+
+
 def write_atomically(target: Path, data: bytes) -> None:
     """Replace ``target`` with ``data`` so that readers see either the old file or the new one, never a mix:
     a temp file in the same directory, fsync, rename, then fsync the directory so the rename itself is durable."""
     target = Path(target)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temp = _temporary_name(target)
     try:
         with open(temp, "wb") as handle:
             handle.write(data)
@@ -96,3 +110,19 @@ def _file_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+def user_directory(kind: str) -> Path:
+    """Where planestrike keeps its ``"config"``, ``"cache"`` or ``"state"`` files: ``$XDG_CONFIG_HOME`` (and
+    friends) when set to an absolute path, as the XDG specification asks (a relative one is ignored), else under
+    ``$HOME``. An unset, empty or relative ``HOME`` is one clear error, not files in ``/`` or the current folder."""
+    variable, fallback = {"config": ("XDG_CONFIG_HOME", ".config"), "cache": ("XDG_CACHE_HOME", ".cache"),
+                          "state": ("XDG_STATE_HOME", ".local/state")}[kind]
+    chosen = os.environ.get(variable, "")
+    if os.path.isabs(chosen):
+        return Path(chosen) / "planestrike"
+    home = os.environ.get("HOME", "")
+    if not os.path.isabs(home):
+        raise PlanestrikeError(f"HOME is {home!r}, not an absolute path, and {variable} is not set: set HOME (or "
+                               f"{variable}) to a folder where planestrike may keep its {kind} files")
+    return Path(home) / fallback / "planestrike"

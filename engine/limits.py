@@ -84,7 +84,7 @@ class NumberRange:
             raise OutOfRange(_named(name, f"must be {self.describe()}, got {value!r:.40}"))
         low_ok = value > self.low if self.above_low else value >= self.low
         if not (low_ok and value <= self.high):
-            raise OutOfRange(_named(name, f"must be {self.describe()}, got {value:g}"))
+            raise OutOfRange(_named(name, f"must be {self.describe()}, got {value:.12g}"))
         return float(value)
 
 
@@ -93,8 +93,9 @@ SEED = WholeRange(0, 2**32 - 1)
 # eval: a million games of the hunter take about a minute and pin the mean within +-0.004 strikes (95% CI);
 # the lockstep batch holds a board per game, so memory grows with the count.
 EVAL_GAMES = WholeRange(1, 1_000_000)
-# compare: every board is timed on every agent, one call at a time.
+# compare: every board is timed on every agent, one call at a time, and every agent's scores are kept.
 COMPARE_BOARDS = WholeRange(1, 100_000)
+COMPARE_AGENTS = WholeRange(2, 16)
 # A policy file (checkpoint or .tflite) holds tens of kilobytes; the largest network train accepts, with its
 # optimiser state, is about 10 MB. Larger files are refused before they are read.
 MAX_POLICY_FILE_BYTES = 32 << 20

@@ -98,6 +98,18 @@ RANGES = [
     (["convert", "--out", ""], "--out: is empty"),
     (["play", "--model", ""], "--model: is empty"),
     (["play", "--opponent", "NONSENSE"], "unknown agent 'NONSENSE': use one of random, hunter"),
+    (["train", "--gamma", "1.0000001"], "--gamma: must be a number from 0 to 1, got 1.0000001"),
+    (["compare", "--agents", ",".join(["hunter", "random", "app", "flax", "tflite"] * 4)],
+     "the number of --agents must be a whole number from 2 to 16, got 20"),
+    (["device", "emulate", "--host", ""], "--host: the host '' is neither an IP address nor a host name"),
+    (["device", "push", ""], "MODEL: is empty"),
+    (["device", "models", "--remove", ""], "--remove: is empty"),
+    (["device", "bench", "--device", ""], "--device: is empty"),
+    (["device", "connect", "x" * 100 + ":5555"], "is neither an IP address nor a host name"),
+    (["eval", "--agent", "device:127.0.0.1:41323:"], "ends with ':': give the model file after it"),
+    (["eval", "--agent", "device:127.0.0.1:-1"], "the port must be a whole number from 1 to 65,535, got -1"),
+    (["eval", "--agent", "device:::1:5555"], "write an IPv6 address in brackets, like device:[::1]:5555"),
+    (["eval", "--agent", "x\ny"], "unknown agent 'x\\ny'"),  # one line: the newline is shown escaped
 ]
 
 
@@ -216,6 +228,45 @@ def test_an_output_that_cannot_be_a_model_is_refused_before_converting(capsys, r
     start = time.monotonic()
     assert_refused(*run_in_process(capsys, "convert", "--checkpoint", run_copy, "--out", out), fragment)
     assert time.monotonic() - start < 2  # before the checkpoint is even loaded, let alone converted
+
+
+def test_the_bundled_and_reference_files_are_never_outputs(capsys, tmp_path):
+    from assets import ASSETS_DIR, OFFICIAL_APP_DIR
+
+    before = {path: path.read_bytes() for path in ASSETS_DIR.rglob("*") if path.is_file()}
+    assert_refused(*run_in_process(capsys, "train", "--resume", BUNDLED_CHECKPOINT, "--games", "1491456"),
+                   "is planestrike's bundled assets folder, not a run directory: give --out DIR")
+    assert_refused(*run_in_process(capsys, "convert", "--out", OFFICIAL_APP_DIR / "planestrike_tf.tflite"),
+                   "the official app's reference models, which planestrike never changes")
+    assert {path: path.read_bytes() for path in ASSETS_DIR.rglob("*") if path.is_file()} == before
+
+
+def test_the_app_spec_refuses_a_file_that_is_no_longer_the_official_model(capsys, monkeypatch):
+    from training import litert_agent
+
+    monkeypatch.setattr(litert_agent, "OFFICIAL_APP_MODEL_SHA256", "0" * 64)  # as if the file had been replaced
+    assert_refused(*run_in_process(capsys, "eval", "--agent", "app", "--exact"),
+                   "is not the official app's model any more (sha256 403c809fd130cfa4, not 0000000000000000)")
+
+
+def test_an_unusable_home_is_one_line_not_files_in_the_root(tmp_path):
+    for home in ("", "relative/home"):
+        result = subprocess.run([PLANESTRIKE, "device", "connect", "127.0.0.1:9"], capture_output=True, text=True,
+                                timeout=60, cwd=tmp_path, env={**os.environ, "HOME": home, "XDG_CONFIG_HOME": ""})
+        assert_refused(result.returncode, result.stderr, f"HOME is {home!r}, not an absolute path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_progress_pipe_stops_training_as_ctrl_c_does(tmp_path):
+    """`train --progress jsonl | head -1`, or the app gone: the run saves and stops instead of dying unsaved."""
+    out = tmp_path / "run"
+    run = subprocess.Popen([PLANESTRIKE, "train", "--games", "20480", "--out", str(out), "--progress", "jsonl"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert json.loads(run.stdout.readline())["event"] == "start"
+    run.stdout.close()
+    assert run.wait(timeout=120) == 130
+    assert "interrupted: checkpoint saved" in run.stderr.read()
+    assert load_checkpoint(out).step >= 1
 
 
 def test_train_refuses_an_empty_out_rather_than_writing_into_the_current_directory(capsys, tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assets import OFFICIAL_APP_DIR, OFFICIAL_APP_MODEL, OFFICIAL_APP_TF_AGENTS_MODEL
+from assets import OFFICIAL_APP_DIR, OFFICIAL_APP_MODEL, OFFICIAL_APP_MODEL_SHA256, OFFICIAL_APP_TF_AGENTS_MODEL
 from litert_helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,6 +19,7 @@ def test_the_vendored_models_match_the_hashes_their_readme_publishes():
         data = model.read_bytes()
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{model.name}`"))
         assert hashlib.sha256(data).hexdigest() in row and f"{len(data):,}" in row
+    assert hashlib.sha256(OFFICIAL_APP_MODEL.read_bytes()).hexdigest() == OFFICIAL_APP_MODEL_SHA256  # what `app` checks
     assert "Apache License 2.0" in readme and "The TensorFlow Authors" in readme
     licence = (OFFICIAL_APP_DIR / "LICENSE").read_text()
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence

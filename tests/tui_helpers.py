@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from assets import OFFICIAL_APP_DIR as REFERENCE_MODELS  # the official app's models, vendored
+from assets import OFFICIAL_APP_DIR as REFERENCE_MODELS  # noqa: F401  (for the tests: the official app's models)
 from planestrike_tui.app import PlanestrikeApp
 from planestrike_tui.roster import RosterConfig, SlotState
 

@@ -123,7 +123,7 @@ def _read_record(file: Path) -> dict:
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CheckpointError(f"{file} is not a planestrike checkpoint (no '{FORMAT}' header)")
     version = record.get("version")
-    if version not in READABLE:
+    if type(version) is not int or version not in READABLE:  # (True == 1 in Python)
         raise CheckpointError(
             f"checkpoint {file} has format version {version!r:.20}, this planestrike reads versions "
             f"{', '.join(map(str, READABLE))}: retrain it with this version's 'planestrike train'"

@@ -21,7 +21,7 @@ import numpy as np
 
 from engine.agents import Agent, masked_argmax
 from engine.errors import PlanestrikeError
-from engine.limits import COMPARE_BOARDS, SEED
+from engine.limits import COMPARE_AGENTS, COMPARE_BOARDS, SEED
 from engine.rules import CELL_COUNT, UNTRIED
 from training.parity import game_boards
 
@@ -78,6 +78,7 @@ def compare_agents(config: CompareConfig, on_progress: Callable[[int, int], None
     if len(specs) < 2:
         raise PlanestrikeError(f"compare needs at least two agents, got {', '.join(specs) or 'none'}: "
                                "write --agents flax,tflite")
+    COMPARE_AGENTS.check(len(specs), "the number of --agents")
     if len(set(specs)) != len(specs):
         raise PlanestrikeError(f"--agents lists the same agent twice ({','.join(specs)}): list each once")
     boards = game_boards(config.boards, config.seed)

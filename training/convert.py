@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from assets import BUNDLED_CHECKPOINT
+from assets import BUNDLED_CHECKPOINT, OFFICIAL_APP_DIR
 from engine.errors import PlanestrikeError
+from engine.files import check_writable
 from training.litert_model import TFLITE_IDENTIFIER, ModelInfo
 from training.parity import THRESHOLDS, ParityConfig, ParityReport, ParityThresholds, compare_probabilities, game_boards
 
@@ -112,23 +113,25 @@ def check_output_path(out: Path, source: Path | None = None, force: bool = False
         raise PlanestrikeError(f"--out {out} is a directory: give a file name such as {out / MODEL_NAME}")
     if not out.parent.is_dir():
         raise PlanestrikeError(f"cannot write {out}: directory {out.parent} does not exist")
+    if out.resolve().is_relative_to(OFFICIAL_APP_DIR.resolve()):
+        raise PlanestrikeError(f"--out {out} is in {OFFICIAL_APP_DIR}, the official app's reference models, which "
+                               "planestrike never changes: choose another --out")
     for target in (out, sidecar_path(out)):
         if source is not None and target.exists() and source.exists() and os.path.samefile(target, source):
             raise PlanestrikeError(f"--out {out} would overwrite the checkpoint it converts ({source}): choose "
-                                   f"another name, such as {source.parent / MODEL_NAME}")
-    if out.exists() or out.is_symlink():
-        mode = os.stat(out).st_mode if out.exists() else 0
-        if not stat.S_ISREG(mode):
-            raise PlanestrikeError(f"--out {out} exists and is not a regular file: give the name of a .tflite file")
-        if not force and not _is_tflite(out):  # (a regular file: reading 8 bytes cannot block)
-            raise PlanestrikeError(f"--out {out} exists and is not a TFLite model: choose another name, or add "
-                                   "--force to replace it")
-    try:  # the real test of writability (permissions, read-only or virtual file systems such as /proc)
-        with tempfile.TemporaryFile(dir=out.parent, prefix=".planestrike-probe-"):
-            pass
-    except OSError as error:
-        raise PlanestrikeError(f"cannot write {out}: creating a file in {out.parent} fails "
-                               f"({error.strerror or error}); choose another --out") from None
+                                   "another name")
+    for target, what in ((out, "a .tflite file"), (sidecar_path(out), "its metadata sidecar")):
+        if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
+            raise PlanestrikeError(f"{'--out ' if target == out else ''}{target} exists and is not a regular file: "
+                                   f"it cannot be replaced by {what}; choose another --out")
+    if out.exists() and not force and not _is_tflite(out):  # (a regular file: reading 8 bytes cannot block)
+        raise PlanestrikeError(f"--out {out} exists and is not a TFLite model: choose another name, or add "
+                               "--force to replace it")
+    for target in (out, sidecar_path(out)):
+        try:  # the real test (permissions, read-only or virtual file systems such as /proc, over-long names)
+            check_writable(target)
+        except OSError as error:
+            raise PlanestrikeError(f"cannot write {target}: {error.strerror or error}; choose another --out") from None
 
 
 def _is_tflite(path: Path) -> bool:

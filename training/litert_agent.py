@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assets import BUNDLED_TFLITE, OFFICIAL_APP_MODEL
+from assets import BUNDLED_TFLITE, OFFICIAL_APP_MODEL, OFFICIAL_APP_MODEL_SHA256
 from engine.agents import Agent, masked_argmax
 from engine.rules import BOARD_SIZE, CELL_COUNT, UNTRIED
 from engine.specs import AgentKind
@@ -117,7 +117,13 @@ TFLITE_KIND = AgentKind(
 
 def _load_app(argument: str | None, seed: int) -> LiteRTAgent:
     del argument, seed  # the spec takes no argument (AgentKind.check), and the model is deterministic
-    return LiteRTAgent(OFFICIAL_APP_MODEL, name="TFLite official app (planestrike_tf.tflite)")
+    agent = LiteRTAgent(OFFICIAL_APP_MODEL, name="TFLite official app (planestrike_tf.tflite)")
+    if agent.info.sha256 != OFFICIAL_APP_MODEL_SHA256:  # 'app' promises that model, not whatever is there now
+        agent.close()
+        raise ModelFileError(OFFICIAL_APP_MODEL, f"is not the official app's model any more (sha256 "
+                             f"{agent.info.sha256[:16]}, not {OFFICIAL_APP_MODEL_SHA256[:16]}): restore it "
+                             "(git checkout, or reinstall planestrike)")
+    return agent
 
 
 APP_KIND = AgentKind(

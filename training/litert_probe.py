@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import select
 import signal
 import struct
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files import UnreadableFile, read_small_file, write_atomically
+from engine.files import UnreadableFile, read_small_file, user_directory, write_atomically
 
 OK = "ok"
 TIMEOUT_S = 30
@@ -138,8 +137,7 @@ def probe(data: bytes, sha256: str) -> str:
 def _cache_file(sha256: str) -> Path:
     from importlib.metadata import version
 
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "planestrike" / "litert-probe" / f"{sha256}-litert{version('ai-edge-litert')}"
+    return user_directory("cache") / "litert-probe" / f"{sha256}-litert{version('ai-edge-litert')}"
 
 
 def _serve() -> int:

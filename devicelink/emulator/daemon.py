@@ -83,7 +83,8 @@ class VirtualPhone:
 
     @property
     def serial(self) -> str:
-        return f"{self.config.host}:{self.port}"
+        host = self.config.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"  # an IPv6 address in brackets
 
     @property
     def banner(self) -> bytes:

@@ -37,6 +37,8 @@ def create_state_dir(state_dir: Path, adb_keys: Path) -> None:
     Call it inside ``setting_up``, which reports the other failures (no permission, read-only disk).
     """
     resolved = Path(os.path.realpath(state_dir))  # not Path.resolve(): it raises on a symlink loop
+    if resolved == Path(resolved.anchor):
+        raise _refuse(state_dir, "it is the root of the file system")
     for system in SYSTEM_FOLDERS:
         if resolved.is_relative_to(system):
             raise _refuse(state_dir, f"it is in {system}, a kernel file system")

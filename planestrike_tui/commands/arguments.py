@@ -26,6 +26,13 @@ def in_range(limits: WholeRange | NumberRange) -> Callable[[str], int | float]:
     return parse
 
 
+def non_empty(text: str) -> str:
+    """A name that must be given if the option is: an empty one would silently mean the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a value, or leave the option out")
+    return text
+
+
 def path(text: str) -> Path:
     """A file or directory argument: an empty one would silently mean the current directory."""
     if not text.strip():

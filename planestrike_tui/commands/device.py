@@ -8,7 +8,7 @@ import sys
 import time
 
 from engine.limits import NumberRange, WholeRange
-from planestrike_tui.commands.arguments import in_range
+from planestrike_tui.commands.arguments import in_range, non_empty, path
 from planestrike_tui.commands.output import print_rows
 
 DEFAULT_EMULATOR_PORT = 15555  # outside 5555-5585, which the adb server scans for emulators
@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True, parser_class=type(parser))
 
     def device_option(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--device", metavar="SERIAL",
+        sub.add_argument("--device", type=non_empty, metavar="SERIAL",
                          help="HOST:PORT or USB serial (default: $PLANESTRIKE_DEVICE, else the last connected phone)")
         auth_timeout_option(sub)
 
@@ -44,24 +44,24 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     sub = actions.add_parser("setup", help="install TFLite's benchmark_model on the phone and check it")
     device_option(sub)
-    sub.add_argument("--benchmark-model", metavar="PATH",
+    sub.add_argument("--benchmark-model", type=path, metavar="PATH",
                      help="the classic TFLite benchmark_model binary for the phone (android_aarch64); without it, "
                      "check the one already installed")
     sub.set_defaults(run=run_setup)
 
     sub = actions.add_parser("push", help="push a model to the phone (cached by its sha256)")
-    sub.add_argument("model", metavar="MODEL", help="a .tflite file")
+    sub.add_argument("model", type=path, metavar="MODEL", help="a .tflite file")
     device_option(sub)
     sub.set_defaults(run=run_push)
 
     sub = actions.add_parser("models", help="list (or remove) the models pushed to the phone")
     device_option(sub)
-    sub.add_argument("--remove", metavar="SHA256_PREFIX", help="remove the pushed model whose hash starts with this")
+    sub.add_argument("--remove", type=non_empty, metavar="SHA256_PREFIX", help="remove the pushed model whose hash starts with this")
     sub.set_defaults(run=run_models)
 
     sub = actions.add_parser("bench", help="time moves on the phone: round trip per move and inference time")
     device_option(sub)
-    sub.add_argument("--model", metavar="MODEL", help="a .tflite file (default: the bundled model)")
+    sub.add_argument("--model", type=path, metavar="MODEL", help="a .tflite file (default: the bundled model)")
     sub.add_argument("--runner", choices=("benchmark_model", "persistent"), default="benchmark_model",
                      help="benchmark_model (default; one process per move) or persistent (docs/device-protocol.md)")
     sub.add_argument("--moves", type=in_range(BENCH_MOVES), default=20, help="boards to evaluate (default: 20)")
@@ -75,14 +75,25 @@ def register(commands: argparse._SubParsersAction) -> None:
                              description="An ADB daemon whose storage is a folder standing in for /data/local/tmp, "
                              "with a stand-in benchmark_model (desktop LiteRT) installed. Its shell runs real "
                              "processes on this computer, in that folder.")
-    sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sub.add_argument("--host", type=listen_host, default="127.0.0.1",
+                     help="address to listen on (default: 127.0.0.1)")
     sub.add_argument("--port", type=in_range(LISTEN_PORT), default=DEFAULT_EMULATOR_PORT,
                      help=f"port to listen on, 0 for any free one (default: {DEFAULT_EMULATOR_PORT})")
     sub.add_argument("--accept-all-keys", action="store_true",
                      help="trust every computer that connects, as if 'Always allow' had been tapped")
-    sub.add_argument("--state-dir", metavar="DIR", help="where the virtual phone keeps adb_keys and its storage "
+    sub.add_argument("--state-dir", type=path, metavar="DIR", help="where the virtual phone keeps adb_keys and its storage "
                      "(default: ~/.local/state/planestrike/virtual-phone)")
     sub.set_defaults(run=run_emulate)
+
+
+def listen_host(text: str) -> str:
+    """An address to listen on: an IP address or a host name (an empty one would mean every interface)."""
+    from devicelink.session import check_host  # devicelink loads adb-shell: only when this option is given
+
+    try:
+        return check_host(text.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _session_config(args: argparse.Namespace):

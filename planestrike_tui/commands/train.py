@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.limits import SEED, OutOfRange
+from engine.limits import OutOfRange
 from planestrike_tui.commands.arguments import in_range, limit_help, path
 from training import config as limits
 
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, stop: list[str]) -> int:
+    from assets import ASSETS_DIR
     from engine.errors import PlanestrikeError
     from training.checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
     from training.config import ModelConfig, TrainConfig
@@ -106,6 +107,9 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
     else:
         checkpoint, config = None, requested
         out = args.out or DEFAULT_OUT
+    if out.resolve().is_relative_to(ASSETS_DIR):
+        raise PlanestrikeError(f"{out} is planestrike's bundled assets folder, not a run directory: give --out DIR "
+                               "for the run (the bundled files stay as they are)")
     if (out / CHECKPOINT_NAME).exists() and (checkpoint is None or (out / CHECKPOINT_NAME).resolve() != checkpoint.path.resolve()):
         raise CheckpointError(
             f"{out} already holds a training run: continue it with '--resume {out}', or choose a new --out"
@@ -116,9 +120,10 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
     display = _JsonLines(config, checkpoint) if args.progress == "jsonl" else _Bar(config)
     try:
         with display:
-            result = train(config, out, resume=checkpoint, on_progress=display.update, stop=stop)
+            result = train(config, out, resume=checkpoint, on_progress=_or_stop(display.update, stop), stop=stop)
     except OSError as error:  # the run directory became unwritable (disk full, permissions...)
-        raise PlanestrikeError(f"cannot write to {out}: {error.strerror or error}; the last checkpoint there is intact") from None
+        kept = "; the last checkpoint there is intact" if (out / CHECKPOINT_NAME).is_file() else ""
+        raise PlanestrikeError(f"cannot write to {out}: {error.strerror or error}{kept}") from None
     summary = {
         "checkpoint": str(result.checkpoint),
         "step": result.step,
@@ -142,6 +147,21 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
             os._exit(130)
         return 130
     return 0
+
+
+def _or_stop(update, stop: list[str]):
+    """``update``, except that output nobody reads any more (``train ... | head``, the app gone) is a stop
+    request, as Ctrl-C is: the run saves and ends, and what is left to print goes nowhere."""
+    def guarded(progress) -> None:
+        try:
+            update(progress)
+        except BrokenPipeError:
+            stop.append("SIGPIPE")
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+    return guarded
 
 
 def _stop_now() -> None:
