@@ -251,9 +251,10 @@ def test_the_app_spec_refuses_a_file_that_is_no_longer_the_official_model(capsys
 
 def test_an_unusable_home_is_one_line_not_files_in_the_root(tmp_path):
     for home in ("", "relative/home"):
-        result = subprocess.run([PLANESTRIKE, "device", "connect", "127.0.0.1:9"], capture_output=True, text=True,
-                                timeout=60, cwd=tmp_path, env={**os.environ, "HOME": home, "XDG_CONFIG_HOME": ""})
-        assert_refused(result.returncode, result.stderr, f"HOME is {home!r}, not an absolute path")
+        for argv in (["device", "connect", "127.0.0.1:9"], ["device", "emulate", "--port", "0"]):
+            result = subprocess.run([PLANESTRIKE, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                                    env={**os.environ, "HOME": home, "XDG_CONFIG_HOME": "", "XDG_STATE_HOME": ""})
+            assert_refused(result.returncode, result.stderr, f"HOME is {home!r}, not an absolute path")
     assert list(tmp_path.iterdir()) == []
 
 

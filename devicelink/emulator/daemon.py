@@ -398,5 +398,12 @@ class _Connection:
 
 
 def default_state_dir() -> Path:
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "planestrike" / "virtual-phone"
+    """``$XDG_STATE_HOME/planestrike/virtual-phone`` when that is absolute (the XDG rule), else under ``$HOME``; with
+    neither absolute, one clear error rather than a folder in ``/`` or the current directory."""
+    base, home = os.environ.get("XDG_STATE_HOME", ""), os.environ.get("HOME", "")
+    if not os.path.isabs(base):
+        if not os.path.isabs(home):
+            raise state.unusable(f"HOME is {home!r}, not an absolute path, and XDG_STATE_HOME is not set: set one, or pass "
+                           "--state-dir DIR")
+        base = os.path.join(home, ".local", "state")
+    return Path(base) / "planestrike" / "virtual-phone"
