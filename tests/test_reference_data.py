@@ -62,7 +62,7 @@ def test_no_test_readme_or_doc_names_a_path_outside_the_repository():
 @pytest.mark.parametrize("base, line, outside", [
     # (spelled in pieces, so that a plain grep for such paths does not find these examples)
     (REPO, "planestrike eval --agent tflite:" + "../" + "shared/reference-models/planestrike_tf.tflite", True),
-    (REPO / "tests", "REFERENCE = Path(__file__).resolve()." + "parents[2] / 'shared'", True),
+    (REPO / "tests", "REFERENCE = Path(__file__).resolve().parents" + "[2] / 'shared'", True),
     (REPO, "model         /work/main/assets/planestrike.tflite", True),
     (REPO / "docs", "see [the app](../README.md) and assets/official_app/", False),
     (REPO, "planestrike eval --agent tflite:assets/official_app/planestrike_tf_agents.tflite", False),
