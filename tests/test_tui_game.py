@@ -122,18 +122,25 @@ async def test_the_agent_wins_and_new_game_starts_afresh():
         assert game.score["lost"] == 1  # the score survives a new game
 
 
+async def choose_opponent(pilot, kind: str) -> str:
+    """Pick ``kind`` in the opponent dialog (``o``) and wait for it to close; return the option's text."""
+    app = pilot.app
+    await pilot.press("o")
+    await wait_until(pilot, lambda: app.screen.__class__.__name__ == "OpponentDialog", "the opponent dialog")
+    options = app.screen.query_one("#opponents")
+    options.highlighted, option = next((i, o) for i, o in enumerate(options.options) if o.id == kind)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.screen is app.game, "the dialog to close")
+    return str(option.prompt)
+
+
 async def test_switching_the_opponent_adds_its_panel_and_starts_a_new_game():
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
         await pilot.press("enter")
-        await pilot.press("o")
-        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "OpponentDialog", "the opponent dialog")
-        options = app.screen.query_one("#opponents")
-        options.highlighted = next(i for i, o in enumerate(options.options) if o.id == "random")
-        await pilot.press("enter")
+        await choose_opponent(pilot, "random")
         game = app.game
-        await wait_until(pilot, lambda: app.screen is game, "the dialog to close")
         assert game.seats == (None, "random")
         assert game.match.boards[0].strikes == 0
         await wait_for_agents(pilot)
@@ -149,15 +156,8 @@ async def test_the_official_apps_model_is_in_the_opponent_list_and_plays():
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
-        await pilot.press("o")
-        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "OpponentDialog", "the opponent dialog")
-        options = app.screen.query_one("#opponents")
-        index, option = next((i, o) for i, o in enumerate(options.options) if o.id == "app")
-        assert "the official Android app's model, 13.19" in str(option.prompt)
-        options.highlighted = index
-        await pilot.press("enter")
+        assert "the official Android app's model, 13.19" in await choose_opponent(pilot, "app")
         game = app.game
-        await wait_until(pilot, lambda: app.screen is game, "the dialog to close")
         await wait_for_agents(pilot)
         assert game.seats == (None, "app") and app.roster.slots["app"].state is SlotState.READY
         assert game.panels["app"].border_title == "Official app"
