@@ -197,9 +197,10 @@ def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, 
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     sidecar = sidecar_path(out)
-    unchanged = _same_model(out, data, metadata)
+    previous = _same_model(out, data, metadata)
+    unchanged = previous is not None
     if unchanged:  # the same bytes, described the same way: leave both files (and their dates) as they are
-        metadata = json.loads(sidecar.read_text())
+        metadata = previous
     else:
         # Model first, then its sidecar: a crash in between leaves a sidecar whose sha256 no longer matches, which
         # is detectable, rather than a sidecar describing a model that was never written.
@@ -214,17 +215,19 @@ def convert_policy(model_config: ModelConfig, params, config: ConvertConfig, *, 
 _IDENTITY = ("sha256", "bytes", "source_checkpoint", "model_config", "quantization", "ops", "inputs", "outputs")
 
 
-def _same_model(out: Path, data: bytes, metadata: dict) -> bool:
+def _same_model(out: Path, data: bytes, metadata: dict) -> dict | None:
+    """The sidecar already on disk, if ``out`` holds these very bytes and the sidecar gives them this identity."""
     from engine.files import UnreadableFile, read_small_file
 
     try:
         if read_small_file(out, len(data), "TFLite model") != data:
-            return False
+            return None
         previous = json.loads(read_small_file(sidecar_path(out), 1 << 20, "sidecar"))
     except (UnreadableFile, ValueError):
-        return False
+        return None
     identity = lambda record: [record.get(name) for name in _IDENTITY]  # noqa: E731
-    return isinstance(previous, dict) and identity(previous) == identity(json.loads(json.dumps(metadata)))
+    same = isinstance(previous, dict) and identity(previous) == identity(json.loads(json.dumps(metadata)))
+    return previous if same else None
 
 
 def run_parity_gate(agent, model_config: ModelConfig, params, config: ConvertConfig) -> ParityReport:

@@ -21,7 +21,6 @@ def in_range(limits: WholeRange | NumberRange) -> Callable[[str], int | float]:
         except OutOfRange as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    parse.__name__ = "whole number" if isinstance(limits, WholeRange) else "number"  # argparse may name the type
     parse.limits = limits  # what the tests hold every parsed value to
     return parse
 

@@ -50,13 +50,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "normalised discounted returns, Adam. Writes DIR/checkpoint.msgpack every few seconds and at the end, and "
         "TensorBoard logs in DIR/logs. Ctrl-C saves and stops; --resume DIR continues exactly where it stopped.",
     )
+    defaults = limits.TrainConfig()
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--games", type=in_range(limits.GAMES), metavar="N",
-                        help=f"train on this many games, {limit_help(limits.GAMES)} (default: "
-                        f"{limits.TrainConfig().games})")
+                        help=f"train on this many games, {limit_help(limits.GAMES)} (default: {defaults.games})")
     budget.add_argument("--minutes", type=in_range(limits.MINUTES), metavar="M",
                         help=f"train for this many minutes instead of a game count, {limit_help(limits.MINUTES)}")
-    defaults = limits.TrainConfig()
     for option, field, metavar, what in _NUMBERS:
         parser.add_argument(option, dest=field, type=in_range(limits.RANGES[field]), metavar=metavar,
                             help=f"{what}, {limit_help(limits.RANGES[field])} (default: {getattr(defaults, field):g})")
