@@ -10,6 +10,10 @@ ASSETS_DIR = Path(__file__).resolve().parent
 BUNDLED_CHECKPOINT = ASSETS_DIR / "checkpoint.msgpack"  # Flax params, optimiser state and config
 BUNDLED_TFLITE = ASSETS_DIR / "planestrike.tflite"  # its jax2tf -> TFLite conversion
 BUNDLED_TFLITE_METADATA = ASSETS_DIR / "planestrike.tflite.json"  # sidecar written by `planestrike convert`
+# The same checkpoint converted with `planestrike convert --quantize float16` and `--quantize dynamic-int8`, each
+# beside its own sidecar (MODEL.json): the agent specs `tflite:float16` and `tflite:int8`.
+BUNDLED_TFLITE_FLOAT16 = ASSETS_DIR / "planestrike.float16.tflite"
+BUNDLED_TFLITE_INT8 = ASSETS_DIR / "planestrike.int8.tflite"
 BUNDLED_EVAL_REPORT = ASSETS_DIR / "eval_report.json"  # exact skill, command, seed, date, git revision
 
 OFFICIAL_APP_DIR = ASSETS_DIR / "official_app"

@@ -1,4 +1,5 @@
-"""Regenerate docs/screenshot.svg: the main screen at 140x45 after three rounds against the bundled Flax model.
+"""Regenerate docs/screenshot.svg: the main screen at 140x45 after three rounds against the bundled Flax model, with
+the bundled model's three conversions and the hunter beside it, in the difference view (`f`).
 
 The latencies in it are real, measured on the machine that runs this.
 
@@ -19,7 +20,7 @@ OUT = Path(__file__).with_name("screenshot.svg")
 
 
 async def main() -> None:
-    app = PlanestrikeApp(RosterConfig(seed=7))
+    app = PlanestrikeApp(RosterConfig(seed=7, panels=("flax", "tflite", "tflite:float16", "tflite:int8", "hunter")))
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
         game = app.game
@@ -27,7 +28,8 @@ async def main() -> None:
             game.strike(action)
             await wait_until(pilot, lambda: game.match.over or game.seats[game.match.to_move] is None, "the answer")
         await wait_for_agents(pilot)
-        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause(6)  # the difference view's notice goes
         app.save_screenshot(filename=OUT.name, path=str(OUT.parent))
     print(OUT)
 

@@ -49,6 +49,7 @@ class Agent:
     name: str = "agent"
     kind: str = "agent"
     deterministic: bool = True
+    source_checkpoint_sha256: str | None = None  # sha256 of the checkpoint file a trained agent comes from (None: unknown)
 
     def probabilities(self, board: np.ndarray) -> np.ndarray:
         return self.probabilities_batch(np.asarray(board)[None])[0]

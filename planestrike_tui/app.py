@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from planestrike_tui.roster import Roster, RosterConfig
+from planestrike_tui.screens.agent_dialog import available_choices, choice_title
 from planestrike_tui.screens.game import GameScreen
 
 
@@ -42,21 +43,38 @@ class PlanestrikeApp(App):
     # -------------------------------------------------------------------------------- commands and screens
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("New game", "Start a new game against the current opponent", self.game.action_new_game)
-        for spec, title in (("flax", "Flax"), ("tflite", "LiteRT"), ("hunter", "Hunter"), ("random", "Random")):
-            yield SystemCommand(f"Opponent: {title}", f"Play against the {title} agent (starts a new game)",
-                                lambda spec=spec: self.game.set_opponent(spec))
-        yield SystemCommand("Opponent: choose…", "Pick an opponent, or a phone by its adb serial",
-                            self.game.action_choose_opponent)
+        game = self.game
+        for spec in available_choices():
+            title = choice_title(spec)
+            yield SystemCommand(f"Opponent: {title}", f"Play against {title} (starts a new game)",
+                                lambda spec=spec: game.set_opponent(spec))
+        yield SystemCommand("Opponent: choose…", "Pick an opponent, a model file, or a phone by its adb serial",
+                            game.action_choose_opponent)
+        for spec in available_choices():
+            if spec not in self.roster.slots:
+                title = choice_title(spec)
+                yield SystemCommand(f"Add panel: {title}", f"Show {title}'s answers beside the others",
+                                    lambda spec=spec: game.add_panel(spec))
+        yield SystemCommand("Add panel: choose…", "Any agent, a model file (a quantized variant) or a phone",
+                            game.action_add_panel)
+        for spec, slot in self.roster.slots.items():
+            if spec not in game.seats:
+                yield SystemCommand(f"Remove panel: {slot.title}", f"Close {slot.title} and its panel",
+                                    lambda spec=spec: game.remove_panel(spec))
+            yield SystemCommand(f"Reference: {slot.title}", f"Compare every other panel with {slot.title}",
+                                lambda spec=spec: game.set_reference(spec))
+        yield SystemCommand("Difference view", "Show every panel as its difference from the reference panel",
+                            game.action_toggle_difference)
         yield SystemCommand("Spectator mode", "Agent against agent, autoplay at an adjustable speed (+/-)",
                             self.game.action_toggle_spectator)
         yield SystemCommand("Place my plane", "Move and turn your plane before the first strike",
                             self.game.action_toggle_placement)
-        yield SystemCommand("Toggle numbers", "Show each cell's probability in the panels",
+        yield SystemCommand("Numbers", "Cycle what the panels' cells write: log10 p, rank, percent, nothing",
                             self.game.action_toggle_numbers)
         yield SystemCommand("Train a model", "Run `planestrike train` and watch its progress", self.action_train)
         yield SystemCommand("Convert a checkpoint", "Run `planestrike convert` and see its parity report",
                             self.action_convert)
-        yield SystemCommand("Load a model file", "A .tflite for the LiteRT agent, a checkpoint for Flax",
+        yield SystemCommand("Load a model file", "A .tflite or a checkpoint, in a panel of its own",
                             self.action_load_model)
         yield SystemCommand("Connect a phone", "Connect over ADB, push the model, play against the phone",
                             self.action_devices)
@@ -95,16 +113,23 @@ class PlanestrikeApp(App):
     def model_chosen(self, path: Path | None) -> None:
         if path is None:
             return
-        kind = "tflite" if path.suffix == ".tflite" else "flax"
-        self.game.reload(f"{kind}:{path}")
-        self.notify(f"Loading {path.name} into the {'LiteRT' if kind == 'tflite' else 'Flax'} panel…")
+        slot = self.game.reload(f"{'tflite' if path.suffix == '.tflite' else 'flax'}:{path}")
+        if slot is not None:
+            self.notify(f"Loading {path.name} in the panel {slot.title}…")
 
     def action_devices(self) -> None:
         from planestrike_tui.screens.devices import DevicesScreen
 
-        tflite = self.roster.get("tflite")
-        argument = tflite.spec.partition(":")[2] if tflite else ""
-        self.push_screen(DevicesScreen(model=Path(argument) if argument else None), self.device_chosen)
+        self.push_screen(DevicesScreen(model=self.active_tflite()), self.device_chosen)
+
+    def active_tflite(self) -> Path | None:
+        """The first LiteRT panel's model file (the one pushed to a phone), or None for the bundled model."""
+        tflite = self.roster.first_of("tflite")
+        if tflite is None or tflite.spec == "tflite":
+            return None
+        from training.litert_agent import model_path  # no LiteRT import: just the shorthand table
+
+        return model_path(tflite.spec.partition(":")[2])
 
     def device_chosen(self, choice) -> None:
         """A phone from the devices screen becomes the opponent, or gets a panel beside the others."""
@@ -116,9 +141,18 @@ class PlanestrikeApp(App):
             self.game.reload(choice.spec)
 
     def activate_models(self, checkpoint: Path, tflite: Path) -> None:
-        """Make a trained and converted model the active one: both panels reload it, the game goes on."""
+        """Make a trained and converted model the active one: the first Flax and LiteRT panels reload it in
+        place, the game goes on."""
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.game.reload(f"flax:{checkpoint}")
-        self.game.reload(f"tflite:{tflite}")
+        for kind, path in (("flax", checkpoint), ("tflite", tflite)):
+            current = self.roster.first_of(kind)
+            self.game.reload(f"{kind}:{path}", replacing=current.spec if current else None)
         self.notify(f"Now playing with {checkpoint} and {tflite.name}.")
+
+    def add_model_panels(self, models: list[Path]) -> None:
+        """Converted models (the variants of one checkpoint) get panels of their own beside the others."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        for model in models:
+            self.game.reload(f"tflite:{model}")

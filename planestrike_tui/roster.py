@@ -8,6 +8,7 @@ the one-line reason for its panel, and every other slot carries on.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,17 +22,61 @@ from engine.agents import Agent, masked_argmax
 from engine.errors import PlanestrikeError
 from engine.rules import BOARD_SIZE
 
-# Panel titles, by the spec's kind (the word before the colon).
+# The agent's name in panel titles, by the spec's kind (the word before the colon).
 KIND_TITLES = {"flax": "Flax", "tflite": "LiteRT", "hunter": "Hunter", "random": "Random", "device": "Phone",
-               "app": "Official app"}
-# What each built-in agent is, for the opponent list.
+               "app": "Official app", "optimal": "Optimal"}
+# What each built-in agent is, for the opponent and panel lists.
 KIND_DESCRIPTIONS = {
     "flax": "the bundled trained policy (Flax/JAX)",
     "tflite": "its TFLite conversion, run by LiteRT",
+    "tflite:float16": "the same model with float16 weights",
+    "tflite:int8": "the same model with dynamic-range int8 weights",
     "hunter": "the exact greedy Bayesian agent, 12.075",
+    "optimal": "perfect play (the exact solver), 12.050",
     "random": "a random untried cell, 57.8",
     "app": "the official Android app's model, 13.19",
 }
+# Model names for the specs that take none (the bundled models), so that every panel title names its model.
+BUNDLED_MODEL_NAMES = {"flax": "planestrike", "tflite": "planestrike", "tflite:float32": "planestrike",
+                       "tflite:float16": "planestrike.float16", "tflite:int8": "planestrike.int8"}
+# What a panel's numbers are: a policy's strike probabilities sum to 1; the hunter's are per-cell hit
+# probabilities (they sum to the plane cells not yet hit).
+HIT_PROBABILITY_KINDS = frozenset({"hunter"})
+MAX_PANELS = 6  # the layouts are drawn for 1 to 6 panels (docs/app.md); more would scroll at any size
+# Kinds whose argument is a file: their specs name the file by its absolute path, so that two spellings of one
+# file are one panel.
+FILE_KINDS = ("flax", "tflite")
+
+
+def canonical_spec(spec: str) -> str:
+    """The spec a panel is keyed by: ``tflite:./m.tflite`` and ``tflite:m.tflite`` are one panel. Shorthands
+    without a path separator or suffix (``tflite:int8``) are left as they are."""
+    spec = spec.strip()
+    kind, sep, argument = spec.partition(":")
+    if kind in FILE_KINDS and sep and argument and ("/" in argument or Path(argument).suffix):
+        return f"{kind}:{os.path.abspath(os.path.expanduser(argument))}"
+    return spec
+
+
+def model_name(spec: str) -> str | None:
+    """The model a spec plays, for titles: a file's stem (a checkpoint by its run directory), a phone's serial,
+    a bundled model's name; None for agents that have no model (hunter, random)."""
+    if spec in BUNDLED_MODEL_NAMES:
+        return BUNDLED_MODEL_NAMES[spec]
+    kind, _, argument = spec.partition(":")
+    if not argument:
+        return None
+    if kind == "device":  # device:SERIAL[:MODEL], where a serial may be HOST:PORT
+        serial, _, model = argument.rpartition(":")
+        if model.endswith(".tflite"):
+            return f"{serial} {Path(model).name.removesuffix('.tflite')}"
+        return argument
+    path = Path(argument)
+    if kind == "flax" and path.suffix in ("", ".msgpack") and path.stem in ("", "checkpoint", "best"):
+        directory = path if path.suffix == "" else path.parent  # runs/x or runs/x/checkpoint.msgpack: "x"
+        return directory.name if path.stem != "best" else f"{directory.name}/best"
+    return path.name.removesuffix(".tflite") or argument
+
 
 # The clock used for latencies. Snapshot tests replace it so that screenshots do not depend on timing.
 clock = time.perf_counter
@@ -75,8 +120,9 @@ def one_line(error: BaseException) -> str:
 
 @dataclass(eq=False)  # slots compare by identity: a reloaded agent gets a new slot, and old results are dropped
 class AgentSlot:
-    spec: str
+    spec: str  # canonical (see canonical_spec): also the slot's key in the roster
     seed: int = 0
+    pinned: bool = True  # asked for as a panel; False: shown only while it is the opponent
     state: SlotState = SlotState.LOADING
     agent: Agent | None = None
     error: str | None = None
@@ -90,15 +136,26 @@ class AgentSlot:
         return self.spec.partition(":")[0]
 
     @property
+    def agent_title(self) -> str:
+        """``Flax``, ``LiteRT``, ``Phone``: the agent without its model."""
+        return KIND_TITLES.get(self.kind, self.kind.capitalize())
+
+    @property
     def title(self) -> str:
-        """``Flax``, ``LiteRT · model.tflite``, ``Phone · emulator-5554``."""
-        name = KIND_TITLES.get(self.kind, self.kind.capitalize())
-        argument = self.spec.partition(":")[2]
-        if not argument:
-            return name
-        if self.kind == "device":
-            return f"{name} · {argument.split(':')[0]}"
-        return f"{name} · {Path(argument).name or argument}"
+        """``Flax planestrike``, ``LiteRT planestrike.int8``, ``Phone emulator-5554``, ``Hunter``."""
+        model = model_name(self.spec)
+        return f"{self.agent_title} {model}" if model else self.agent_title
+
+    @property
+    def short_title(self) -> str:
+        """For the status line: the agent alone when it plays its bundled model, else the title."""
+        return self.agent_title if self.spec == self.kind else self.title
+
+    @property
+    def gives_hit_probabilities(self) -> bool:
+        """The hunter's numbers are per-cell hit probabilities (they sum to the plane cells left); every other
+        agent's are strike probabilities (a policy: they sum to 1)."""
+        return self.kind in HIT_PROBABILITY_KINDS
 
     def load(self) -> Agent:
         """Build the agent and run it once (JAX compiles on its first call). Blocking: call it in a worker."""
@@ -150,51 +207,88 @@ class RosterConfig:
     opponent: str = "flax"  # a spec: flax, tflite, hunter, random, app, device:SERIAL
     model: Path | None = None  # a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent
     seed: int = 0
-    panels: tuple[str, ...] = ("flax", "tflite", "hunter")  # kinds that always get a panel
+    panels: tuple[str, ...] = ("flax", "tflite", "hunter")  # specs that get a panel, in order
 
+    def panel_specs(self) -> list[str]:
+        """``panels`` with ``model`` in place of the bundled model of its kind (or added when that kind has no
+        panel), each spec once."""
+        specs = [canonical_spec(spec) for spec in self.panels]
+        if self.model is not None:
+            kind = "tflite" if self.model.suffix == ".tflite" else "flax"
+            model_spec = canonical_spec(f"{kind}:{self.model}")
+            specs = [model_spec if spec == kind else spec for spec in specs]
+            if model_spec not in specs:
+                specs.append(model_spec)
+        return list(dict.fromkeys(specs))
 
-def model_specs(model: Path | None) -> dict[str, str]:
-    """The specs a model file implies: a .tflite file is LiteRT's, anything else (a checkpoint file or
-    directory) is the Flax agent's."""
-    if model is None:
-        return {}
-    if model.suffix == ".tflite":
-        return {"tflite": f"tflite:{model}"}
-    return {"flax": f"flax:{model}"}
+    def opponent_spec(self) -> str:
+        """``opponent``, or ``model``'s spec when the opponent is the bundled model of ``model``'s kind
+        (``--opponent tflite --model m.tflite`` plays m.tflite)."""
+        if self.model is not None and self.opponent == ("tflite" if self.model.suffix == ".tflite" else "flax"):
+            return canonical_spec(f"{self.opponent}:{self.model}")
+        return canonical_spec(self.opponent)
 
 
 class Roster:
-    """The slots, in panel order, and which one is the opponent."""
+    """The slots, in panel order (the opponent's first), and which one is the opponent. Keyed by canonical spec:
+    ``tflite`` and ``tflite:int8`` are two panels, as are two phones."""
 
     def __init__(self, config: RosterConfig):
         self.config = config
-        specs = {kind: kind for kind in config.panels} | model_specs(config.model)
-        self.slots: dict[str, AgentSlot] = {kind: AgentSlot(spec, config.seed) for kind, spec in specs.items()}
-        self.opponent = self.add(config.opponent)
+        self.slots: dict[str, AgentSlot] = {spec: AgentSlot(spec, config.seed) for spec in config.panel_specs()}
+        self.opponent = ""
+        self.set_opponent(config.opponent_spec())
 
-    def add(self, spec: str) -> str:
-        """Make sure a slot exists for ``spec``'s kind (a bare kind reuses the loaded one); return the kind."""
-        kind = spec.partition(":")[0]
-        current = self.slots.get(kind)
-        if current is None or (spec != kind and current.spec != spec):
-            if current is not None:
-                current.close()
-            self.slots[kind] = AgentSlot(spec, self.config.seed)
-        return kind
+    def add(self, spec: str, *, pinned: bool = True) -> AgentSlot:
+        """The slot for ``spec``, made (at the end) if there is none; asking for a panel pins an existing one."""
+        key = canonical_spec(spec)
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = AgentSlot(key, self.config.seed, pinned=pinned)
+        elif pinned:
+            slot.pinned = True
+        return slot
 
-    def replace(self, spec: str) -> AgentSlot:
-        """A fresh slot for ``spec`` (to load another model); the old agent is closed."""
-        kind = spec.partition(":")[0]
-        if kind in self.slots:
-            self.slots[kind].close()
-        self.slots[kind] = AgentSlot(spec, self.config.seed)
-        return self.slots[kind]
+    def set_opponent(self, spec: str) -> tuple[AgentSlot, AgentSlot | None]:
+        """Make ``spec`` the opponent, its panel first. Returns the opponent's slot and the previous opponent's
+        slot if it was shown only as the opponent: that one is removed (and closed)."""
+        previous = self.slots.get(self.opponent)
+        slot = self.add(spec, pinned=False)
+        self.opponent = slot.spec
+        self.slots = {slot.spec: slot} | {key: other for key, other in self.slots.items() if other is not slot}
+        if previous is not None and previous is not slot and not previous.pinned:
+            self.remove(previous.spec)
+            return slot, previous
+        return slot, None
 
-    def get(self, kind: str) -> AgentSlot | None:
-        return self.slots.get(kind)
+    def remove(self, key: str) -> AgentSlot:
+        slot = self.slots.pop(key)
+        slot.close()
+        return slot
+
+    def replace(self, key: str, spec: str) -> AgentSlot:
+        """A fresh slot for ``spec`` in ``key``'s place (another model for that panel, or the same model read
+        again); the old agent is closed. ``spec`` must not have a panel of its own elsewhere."""
+        new_key = canonical_spec(spec)
+        if new_key != key and new_key in self.slots:
+            raise ValueError(f"{new_key} already has a panel")
+        old = self.slots[key]
+        old.close()
+        slot = AgentSlot(new_key, self.config.seed, pinned=old.pinned)
+        self.slots = {(new_key if k == key else k): (slot if k == key else v) for k, v in self.slots.items()}
+        if self.opponent == key:
+            self.opponent = new_key
+        return slot
+
+    def get(self, key: str) -> AgentSlot | None:
+        return self.slots.get(key)
+
+    def first_of(self, kind: str) -> AgentSlot | None:
+        """The first panel of a kind: the Flax panel a trained checkpoint replaces, the reference for differences."""
+        return next((slot for slot in self.slots.values() if slot.kind == kind), None)
 
     def is_current(self, slot: AgentSlot) -> bool:
-        return self.slots.get(slot.kind) is slot
+        return self.slots.get(slot.spec) is slot
 
     def close(self) -> None:
         for slot in self.slots.values():

@@ -1,5 +1,6 @@
 """Conversion: builtin ops only, the parity gate in every quantization mode, the sidecar, and safe writes."""
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -14,8 +15,8 @@ from litert_helpers import TF_AGENTS_MODEL, assert_one_line_error, fresh_checkpo
 from engine.evaluation import evaluate
 from engine.rules import UNTRIED
 from training.checkpoint import CheckpointError
-from training.convert import (ConversionError, ConvertConfig, ParityError, check_builtin_ops, convert_checkpoint,
-                              convert_policy)
+from training.convert import (QUANTIZATIONS, ConversionError, ConvertConfig, ParityError, check_builtin_ops,
+                              convert_checkpoint, convert_policy, variant_name)
 from training.litert_agent import LiteRTAgent
 from training.litert_model import read_model
 from training.model import ModelConfig, init_params
@@ -38,14 +39,23 @@ def checkpoint_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def converted(checkpoint_dir):
-    """The same checkpoint converted in the three modes; float32 to the default place, next to the checkpoint."""
-    return {
-        "none": convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir)),
-        "float16": convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir, quantize="float16",
-                                                    out=checkpoint_dir / "fp16.tflite")),
-        "dynamic-int8": convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir, quantize="dynamic-int8",
-                                                         out=checkpoint_dir / "int8.tflite")),
-    }
+    """The same checkpoint converted in the three modes, each to its default place next to the checkpoint."""
+    return {mode: convert_checkpoint(ConvertConfig(checkpoint=checkpoint_dir, quantize=mode)) for mode in QUANTIZATIONS}
+
+
+def test_each_mode_has_its_own_default_name_so_no_variant_overwrites_another(converted, checkpoint_dir):
+    assert [variant_name(mode) for mode in QUANTIZATIONS] == [
+        "planestrike.tflite", "planestrike.float16.tflite", "planestrike.int8.tflite"]
+    assert variant_name() == "planestrike.tflite"
+    for mode, report in converted.items():
+        assert report.model == checkpoint_dir / variant_name(mode) == ConvertConfig(checkpoint_dir, quantize=mode).output_path()
+        assert report.sidecar == checkpoint_dir / f"{variant_name(mode)}.json"
+        assert json.loads(report.sidecar.read_text())["quantization"] == mode  # each still beside its own sidecar
+        assert read_model(report.model)[1].sha256 == report.metadata["sha256"]  # none overwritten by the next
+    assert ConvertConfig(checkpoint_dir, out=checkpoint_dir / "x.tflite", quantize="float16").output_path() == \
+        checkpoint_dir / "x.tflite"  # --out still wins
+    with pytest.raises(ConversionError, match="unknown quantization 'int4'"):
+        variant_name("int4")
 
 
 def test_float32_model_lands_next_to_the_checkpoint_with_builtin_ops_and_the_seed_input(converted, checkpoint_dir):
@@ -173,19 +183,39 @@ def test_tensorflow_is_imported_only_when_converting():
     assert result.stdout.strip() == "False"
 
 
-def test_the_bundled_model_is_the_conversion_of_the_bundled_checkpoint():
-    """Retraining the bundled checkpoint without reconverting it (`planestrike convert`) fails here."""
-    from assets import BUNDLED_CHECKPOINT, BUNDLED_TFLITE, BUNDLED_TFLITE_METADATA
+@pytest.mark.parametrize("mode", QUANTIZATIONS)
+def test_the_bundled_models_are_the_conversions_of_the_bundled_checkpoint(mode):
+    """Retraining the bundled checkpoint without reconverting it (`planestrike convert`, and again with
+    `--quantize float16` and `--quantize dynamic-int8`) fails here."""
+    import assets
     from training.flax_agent import FlaxAgent
 
-    sidecar = json.loads(BUNDLED_TFLITE_METADATA.read_text())
-    assert sidecar["sha256"] == hashlib.sha256(BUNDLED_TFLITE.read_bytes()).hexdigest()
+    model = {"none": assets.BUNDLED_TFLITE, "float16": assets.BUNDLED_TFLITE_FLOAT16,
+             "dynamic-int8": assets.BUNDLED_TFLITE_INT8}[mode]
+    assert model.name == variant_name(mode)  # where `planestrike convert --quantize MODE` writes it
+    sidecar = json.loads(model.with_name(model.name + ".json").read_text())
+    assert mode != "none" or model.with_name(model.name + ".json") == assets.BUNDLED_TFLITE_METADATA
+    assert sidecar["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     assert sidecar["source_checkpoint"] == {"path": "checkpoint.msgpack",
-                                            "sha256": hashlib.sha256(BUNDLED_CHECKPOINT.read_bytes()).hexdigest()}
-    assert sidecar["parity"]["passed"] and sidecar["quantization"] == "none"
-    tflite = evaluate(LiteRTAgent(BUNDLED_TFLITE), exact=True).mean_strikes
-    assert tflite == evaluate(FlaxAgent.from_checkpoint(BUNDLED_CHECKPOINT), exact=True).mean_strikes
+                                            "sha256": hashlib.sha256(assets.BUNDLED_CHECKPOINT.read_bytes()).hexdigest()}
+    assert sidecar["quantization"] == mode and sidecar["ops"] == list(read_model(model)[1].ops)
+    assert sidecar["parity"]["passed"] and sidecar["parity"]["thresholds"] == dataclasses.asdict(THRESHOLDS[mode])
+    tflite = evaluate(LiteRTAgent(model), exact=True).mean_strikes
     assert round(tflite, 6) == sidecar["eval"]["exact_mean_strikes"]
+    if mode == "none":
+        assert tflite == evaluate(FlaxAgent.from_checkpoint(assets.BUNDLED_CHECKPOINT), exact=True).mean_strikes
+
+
+@pytest.mark.parametrize("mode", ["float16", "dynamic-int8"])
+def test_the_bundled_quantized_models_still_pass_their_gate_when_measured_again(mode):
+    from assets import BUNDLED_CHECKPOINT, BUNDLED_TFLITE_FLOAT16, BUNDLED_TFLITE_INT8
+    from training.checkpoint import load_policy
+    from training.convert import run_parity_gate
+
+    model = {"float16": BUNDLED_TFLITE_FLOAT16, "dynamic-int8": BUNDLED_TFLITE_INT8}[mode]
+    model_config, params = load_policy(BUNDLED_CHECKPOINT)
+    report = run_parity_gate(LiteRTAgent(model), model_config, params, ConvertConfig(quantize=mode))
+    assert report.passed, report.failures()
 
 
 def test_a_tie_broken_by_rounding_is_not_a_different_decision():

@@ -259,3 +259,56 @@ def test_the_probe_is_not_fooled_by_a_training_package_in_the_current_folder(tmp
                                                                             "XDG_CACHE_HOME": str(tmp_path / "c")})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["mean_strikes"] == pytest.approx(13.191666, abs=1e-6)
+
+
+def test_shorthands_name_the_bundled_conversions_and_anything_path_like_is_a_file():
+    from assets import BUNDLED_TFLITE, BUNDLED_TFLITE_FLOAT16, BUNDLED_TFLITE_INT8
+    from training.litert_agent import model_path
+
+    assert model_path(None) == model_path("float32") == BUNDLED_TFLITE
+    assert model_path("float16") == BUNDLED_TFLITE_FLOAT16 and model_path("int8") == BUNDLED_TFLITE_INT8
+    for argument in ("./int8", "models/int8", "int8.tflite", "float16.tflite", "my-model"):
+        assert model_path(argument) == Path(argument)  # a path separator or .tflite: always a file
+    for spec, name in [("tflite", "LiteRT planestrike"), ("tflite:float32", "LiteRT planestrike"),
+                       ("tflite:float16", "LiteRT planestrike.float16"), ("tflite:int8", "LiteRT planestrike.int8")]:
+        agent = parse_agent_spec(spec)
+        assert agent.name == name and agent.path == model_path(spec.partition(":")[2] or None)
+
+
+def test_a_missing_bundled_variant_says_how_to_make_it(monkeypatch, tmp_path):
+    from training import litert_agent
+
+    missing = tmp_path / "planestrike.int8.tflite"
+    monkeypatch.setitem(litert_agent.BUNDLED_VARIANTS, "int8", missing)
+    monkeypatch.setitem(litert_agent._REMAKE, missing, "planestrike convert --quantize dynamic-int8")
+    with pytest.raises(ModelFileError, match=r"bundled model is missing.*'planestrike convert --quantize dynamic-int8'"):
+        parse_agent_spec("tflite:int8")
+
+
+def test_a_model_knows_its_source_checkpoint_only_from_a_sidecar_that_describes_it(tmp_path):
+    """``source_checkpoint_sha256`` lets the app tell 'another model' from 'a bad conversion of this one'."""
+    import hashlib
+    import shutil
+
+    from assets import BUNDLED_CHECKPOINT, BUNDLED_TFLITE
+    from training.flax_agent import FlaxAgent
+    from training.litert_agent import BUNDLED_VARIANTS
+
+    checkpoint = hashlib.sha256(BUNDLED_CHECKPOINT.read_bytes()).hexdigest()
+    assert FlaxAgent.from_checkpoint(BUNDLED_CHECKPOINT).source_checkpoint_sha256 == checkpoint
+    for model in BUNDLED_VARIANTS.values():
+        assert LiteRTAgent(model).source_checkpoint_sha256 == checkpoint
+    assert LiteRTAgent(APP_MODEL).source_checkpoint_sha256 is None  # no sidecar: unknown
+    assert parse_agent_spec("hunter").source_checkpoint_sha256 is None  # the base class says: unknown
+
+    copy = tmp_path / "copy.tflite"
+    shutil.copy(BUNDLED_TFLITE, copy)
+    sidecar = json.loads(BUNDLED_TFLITE.with_name(BUNDLED_TFLITE.name + ".json").read_text())
+    (tmp_path / "copy.tflite.json").write_text(json.dumps(sidecar))
+    assert LiteRTAgent(copy).source_checkpoint_sha256 == checkpoint
+    for broken in ({**sidecar, "sha256": "0" * 64},  # describes another model (a crash between the two writes)
+                   {**sidecar, "source_checkpoint": None}, {**sidecar, "source_checkpoint": {"sha256": "x"}}):
+        (tmp_path / "copy.tflite.json").write_text(json.dumps(broken))
+        assert LiteRTAgent(copy).source_checkpoint_sha256 is None
+    (tmp_path / "copy.tflite.json").write_text("{not json")
+    assert LiteRTAgent(copy).source_checkpoint_sha256 is None

@@ -49,17 +49,17 @@ async def test_a_phone_chosen_on_the_devices_screen_joins_the_game(phone, press,
         await wait_until(pilot, lambda: app.screen is app.game, "the game screen again")
 
         def phone_loaded() -> bool:
-            slot = app.roster.get("device")
+            slot = app.roster.first_of("device")
             return slot is not None and slot.state is not SlotState.LOADING
 
         await wait_until(pilot, phone_loaded, "the phone's agent to load", timeout=60)
-        slot = app.roster.get("device")
+        slot = app.roster.first_of("device")
         assert slot.state is SlotState.READY, slot.error
         assert slot.spec == f"device:{phone.serial}:{REFERENCE_MODEL}"
-        assert (app.game.seats[1] == "device") is opponent
+        assert (app.game.seats[1] == slot.spec) is opponent
         await wait_for_agents(pilot)
-        phone_view = app.game.current_thoughts()["device"].probabilities
-        litert_view = app.game.current_thoughts()["tflite"].probabilities
+        phone_view = app.game.current_thoughts()[slot.spec].probabilities
+        litert_view = app.game.current_thoughts()[app.roster.first_of("tflite").spec].probabilities
         assert (phone_view == litert_view).all(), "the phone runs the same model as desktop LiteRT"
 
 
@@ -73,14 +73,14 @@ async def test_losing_the_phone_mid_game_marks_its_panel_and_the_game_goes_on(tm
         app = make_app(opponent=spec, panels=("hunter",))
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for_agents(pilot)
-            assert app.roster.get("device").state is SlotState.READY
+            assert app.roster.first_of("device").state is SlotState.READY
             port = emulator.port
             emulator.kill()  # the phone loses power (or its cable) between two moves
 
             app.game.strike(0)  # the person strikes; the phone should answer and cannot
-            await wait_until(pilot, lambda: app.roster.get("device").state is SlotState.FAILED, "the phone to fail",
+            await wait_until(pilot, lambda: app.roster.first_of("device").state is SlotState.FAILED, "the phone to fail",
                              timeout=60)
-            assert app.roster.get("device").error  # the panel shows why, in one line
+            assert app.roster.first_of("device").error  # the panel shows why, in one line
             await wait_until(pilot, lambda: app.game.seats[1] == "hunter", "the hunter to take the phone's seat")
             await wait_for_agents(pilot)
             strikes = app.game.match.boards[0].strikes
@@ -89,6 +89,6 @@ async def test_losing_the_phone_mid_game_marks_its_panel_and_the_game_goes_on(tm
 
             with emulator_process(tmp_path / "phone", port=port):  # plugged back in: choosing it again works
                 app.game.reload(spec)
-                await wait_until(pilot, lambda: app.roster.get("device").state is not SlotState.LOADING,
+                await wait_until(pilot, lambda: app.roster.first_of("device").state is not SlotState.LOADING,
                                  "the phone to load again", timeout=60)
-                assert app.roster.get("device").state is SlotState.READY, app.roster.get("device").error
+                assert app.roster.first_of("device").state is SlotState.READY, app.roster.first_of("device").error

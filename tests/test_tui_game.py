@@ -11,7 +11,7 @@ from planestrike_tui import placement_editor
 from planestrike_tui.roster import SlotState
 from planestrike_tui.widgets.agent_panel import AgentPanel
 from planestrike_tui.widgets.board import LABEL_WIDTH, BoardWidget
-from tui_helpers import make_app, wait_for_agents, wait_until
+from tui_helpers import make_app, panel_of, slot_of, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -53,7 +53,7 @@ async def test_strike_by_keys_and_the_agent_answers():
         assert game.match.boards[1].last_action == highlighted
         await wait_for_agents(pilot)  # the panel now shows the hunter's choice for its next strike
         choice = game.current_thoughts()["hunter"].choice
-        assert game.panels["hunter"].border_subtitle == f"opponent · choice {cell_name(choice)}"
+        assert game.panels["hunter"].border_subtitle == f"p(hit) {cell_name(choice)} · opponent"
 
 
 async def test_strike_by_click_and_refuse_a_tried_cell():
@@ -126,7 +126,7 @@ async def choose_opponent(pilot, kind: str) -> str:
     """Pick ``kind`` in the opponent dialog (``o``) and wait for it to close; return the option's text."""
     app = pilot.app
     await pilot.press("o")
-    await wait_until(pilot, lambda: app.screen.__class__.__name__ == "OpponentDialog", "the opponent dialog")
+    await wait_until(pilot, lambda: app.screen.__class__.__name__ == "AgentDialog", "the opponent dialog")
     options = app.screen.query_one("#opponents")
     options.highlighted, option = next((i, o) for i, o in enumerate(options.options) if o.id == kind)
     await pilot.press("enter")
@@ -146,8 +146,8 @@ async def test_switching_the_opponent_adds_its_panel_and_starts_a_new_game():
         await wait_for_agents(pilot)
         assert app.roster.slots["random"].state is SlotState.READY
         assert game.panels["random"].border_title == "Random"
-        assert game.panels["random"].border_subtitle.startswith("opponent · ")
-        assert not game.panels["hunter"].border_subtitle.startswith("opponent")
+        assert game.panels["random"].border_subtitle.endswith(" · opponent")
+        assert "opponent" not in game.panels["hunter"].border_subtitle
         await pilot.press("enter")
         await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the random agent's answer")
 
@@ -161,6 +161,7 @@ async def test_the_official_apps_model_is_in_the_opponent_list_and_plays():
         await wait_for_agents(pilot)
         assert game.seats == (None, "app") and app.roster.slots["app"].state is SlotState.READY
         assert game.panels["app"].border_title == "Official app"
+        assert game.panels["app"] is next(iter(game.panels.values()))  # the opponent's panel comes first
         await pilot.press("enter")
         await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the official model's answer")
 
@@ -205,11 +206,16 @@ async def test_numbers_toggle_shows_each_probability():
         def drawn() -> str:
             return "\n".join(heatmap.render_line(y).text for y in range(heatmap.content_size.height))
 
-        assert "%" not in drawn() and f"{100 * thought.probabilities.max():.1f}" not in drawn()
+        top = f"{100 * thought.probabilities.max():.1f}"
+        assert top not in drawn()
+        await pilot.press("v")  # log10 p
+        assert f"{np.log10(thought.probabilities.max()):.1f}" in drawn()
+        await pilot.press("v")  # rank: every untried cell from 1 to 64
+        assert {str(n) for n in (1, 2, 63, 64)} <= set(drawn().split())
+        await pilot.press("v")  # percent
+        assert top in drawn()
         await pilot.press("v")
-        assert f"{100 * thought.probabilities.max():.1f}" in drawn()
-        await pilot.press("v")
-        assert f"{100 * thought.probabilities.max():.1f}" not in drawn()
+        assert top not in drawn()
 
 
 async def test_spectator_mode_plays_agent_against_agent_at_the_chosen_speed():
@@ -237,10 +243,10 @@ async def test_a_broken_model_shows_its_error_in_its_panel_and_the_rest_works(tm
     app = make_app(model=model, panels=("flax", "tflite", "hunter"))
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
-        slot = app.roster.slots[kind]
+        slot = slot_of(app, kind)
         assert slot.state is SlotState.FAILED
         assert "\n" not in slot.error and len(slot.error) < 300
-        panel: AgentPanel = app.game.panels[kind]
+        panel: AgentPanel = panel_of(app, kind)
         assert panel.has_class("-failed")
         assert str(panel.query_one(".panel-message").render()) == slot.error
         assert app.roster.slots["hunter"].state is SlotState.READY
@@ -255,9 +261,9 @@ async def test_an_opponent_that_cannot_load_hands_over_to_the_hunter(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_agents(pilot)
         game = app.game
-        assert app.roster.slots["tflite"].state is SlotState.FAILED
+        assert slot_of(app, "tflite").state is SlotState.FAILED
         assert game.seats == (None, "hunter")
-        assert game.panels["hunter"].border_subtitle.startswith("opponent · ")
+        assert game.panels["hunter"].border_subtitle.endswith(" · opponent")
         await pilot.press("enter")
         await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the hunter's answer")
 
@@ -281,9 +287,9 @@ async def test_a_phone_that_cannot_be_reached_shows_why_in_its_own_panel():
     app = make_app(opponent="device:no-such-phone")
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
-        panel = app.game.panels["device"]
-        assert panel.border_title == "Phone · no-such-phone"
-        assert app.roster.slots["device"].state is SlotState.FAILED
+        panel = app.game.panels["device:no-such-phone"]
+        assert panel.border_title == "Phone no-such-phone"
+        assert app.roster.slots["device:no-such-phone"].state is SlotState.FAILED
         assert "no-such-phone" in str(panel.query_one(".panel-message").render())
         assert app.game.seats == (None, "hunter")  # the game goes on against the hunter
 
@@ -297,8 +303,8 @@ async def test_a_phone_chosen_on_the_devices_screen_gets_its_panel():
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, DevicesScreen), "the devices screen")
         app.screen.dismiss(DeviceChoice("device:no-such-phone", as_opponent=False))
-        await wait_until(pilot, lambda: "device" in app.game.panels, "the phone's panel")
+        await wait_until(pilot, lambda: "device:no-such-phone" in app.game.panels, "the phone's panel")
         await wait_for_agents(pilot)
-        assert app.game.panels["device"].border_title == "Phone · no-such-phone"
-        assert app.roster.slots["device"].state is SlotState.FAILED  # no such phone: its panel says why
+        assert app.game.panels["device:no-such-phone"].border_title == "Phone no-such-phone"
+        assert app.roster.slots["device:no-such-phone"].state is SlotState.FAILED  # no such phone: its panel says why
         assert app.game.seats == (None, "hunter")

@@ -108,14 +108,19 @@ async def test_conversion_shows_the_parity_report_and_the_model_becomes_active(f
         assert text_of(screen, "#outcome") == f"Converted: {out}. Parity check passed."
         await pilot.click("#activate")
         await wait_until(pilot, lambda: app.screen is app.game, "the game screen")
-        assert app.roster.slots["flax"].spec == f"flax:{fresh_checkpoint}"
-        assert app.roster.slots["tflite"].spec == f"tflite:{out}"
+        flax, tflite = app.roster.first_of("flax"), app.roster.first_of("tflite")
+        assert flax.spec == f"flax:{fresh_checkpoint}"
+        assert tflite.spec == f"tflite:{out}"
+        assert [slot.kind for slot in app.roster.slots.values()] == ["hunter", "flax", "tflite"], \
+            "each in the place of the panel it replaced (the opponent's first)"
         await wait_for_agents(pilot, timeout=90)
-        assert app.roster.slots["flax"].state is SlotState.READY, app.roster.slots["flax"].error
-        assert app.roster.slots["tflite"].state is SlotState.READY, app.roster.slots["tflite"].error
-        assert app.game.panels["tflite"].border_title == "LiteRT · fresh.tflite"
+        assert flax.state is SlotState.READY, flax.error
+        assert tflite.state is SlotState.READY, tflite.error
+        assert app.game.panels[tflite.spec].border_title == "LiteRT fresh"
         strip = str(app.game.query_one("#comparison").render())
-        assert "Flax vs LiteRT" in strip and "agree on" in strip  # the same net before and after conversion
+        assert f"Against {flax.title}" in strip  # the reference follows the reloaded panel
+        assert "LiteRT fresh" in strip and "same " in strip  # the same net before and after conversion
+        assert "different models" not in strip
 
 
 async def test_a_conversion_error_is_shown(tmp_path):
@@ -134,7 +139,7 @@ async def test_a_conversion_error_is_shown(tmp_path):
         assert screen.query_one("#activate").disabled
 
 
-async def test_loading_a_model_file_from_the_app_replaces_that_agent():
+async def test_loading_a_model_file_from_the_app_adds_its_panel():
     app = make_app(panels=("tflite", "hunter"))
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
@@ -144,7 +149,68 @@ async def test_loading_a_model_file_from_the_app_replaces_that_agent():
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is app.game, "the dialog to close")
         await wait_for_agents(pilot)
-        slot = app.roster.slots["tflite"]
+        slot = app.roster.get(f"tflite:{REFERENCE_MODELS / 'planestrike_tf.tflite'}")
+        assert slot is not None, "a model file gets a panel of its own"
         assert slot.state is SlotState.READY, slot.error
-        assert app.game.panels["tflite"].border_title == "LiteRT · planestrike_tf.tflite"
-        assert "tflite" in app.game.current_thoughts()
+        assert app.game.panels[slot.spec].border_title == "LiteRT planestrike_tf"
+        assert {"tflite", slot.spec} <= set(app.game.current_thoughts())
+
+
+async def test_the_output_follows_the_quantization_and_a_cancelled_conversion_keeps_the_old_model(
+        fresh_checkpoint, tmp_path):
+    from textual.widgets import Select
+
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        app.open_conversion(fresh_checkpoint)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
+                         "the conversion screen")
+        screen = app.screen
+        out = screen.query_one("#out")
+        assert Path(out.value) == fresh_checkpoint / "planestrike.tflite"
+        screen.query_one("#quantize", Select).value = "dynamic-int8"
+        await pilot.pause()
+        assert Path(out.value) == fresh_checkpoint / "planestrike.int8.tflite"  # never the float model's file
+        screen.query_one("#quantize", Select).value = "float16"
+        await pilot.pause()
+        assert Path(out.value) == fresh_checkpoint / "planestrike.float16.tflite"
+
+        from assets import BUNDLED_TFLITE_FLOAT16
+
+        target = tmp_path / "kept.float16.tflite"
+        earlier = BUNDLED_TFLITE_FLOAT16.read_bytes()  # a model of another checkpoint: must survive the cancel
+        target.write_bytes(earlier)
+        out.value = str(target)
+        await pilot.click("#start")
+        await wait_until(pilot, lambda: not screen.query_one("#cancel").disabled, "the cancel button")
+        await pilot.pause(1.0)  # the converter is importing TensorFlow
+        await pilot.click("#cancel")
+        await wait_until(pilot, lambda: text_of(screen, "#outcome").startswith("Cancelled"),
+                         f"the cancellation ({text_of(screen, '#outcome')})", timeout=10)
+        assert target.read_bytes() == earlier
+        assert [p.name for p in tmp_path.iterdir()] == [target.name], "no temporary file left behind"
+        assert not screen.query_one("#start").disabled and screen.query_one("#cancel").disabled
+        assert screen.query_one("#add-panels").disabled
+
+
+async def test_convert_all_variants_and_add_them_as_panels(fresh_checkpoint, tmp_path):
+    app = make_app(panels=("flax", "hunter"), opponent="hunter")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        app.open_conversion(fresh_checkpoint)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
+                         "the conversion screen")
+        screen = app.screen
+        screen.query_one("#out").value = str(tmp_path / "fresh.tflite")
+        await pilot.click("#start-all")
+        await wait_until(pilot, lambda: not screen.query_one("#add-panels").disabled, "three conversions",
+                         timeout=240)
+        models = [tmp_path / name for name in ("fresh.tflite", "fresh.float16.tflite", "fresh.int8.tflite")]
+        assert all(model.exists() and model.with_name(model.name + ".json").exists() for model in models)
+        await pilot.click("#add-panels")
+        await wait_until(pilot, lambda: app.screen is app.game, "the game screen")
+        await wait_for_agents(pilot, timeout=60)
+        titles = [panel.border_title for panel in app.game.panels.values()]
+        assert titles[-3:] == ["LiteRT fresh", "LiteRT fresh.float16", "LiteRT fresh.int8"]
+        assert all(slot.state is SlotState.READY for slot in app.roster.slots.values())

@@ -26,6 +26,7 @@ def frozen_clock(monkeypatch):
     monkeypatch.setattr(roster, "clock", lambda: 0.0)  # every latency reads 0 µs
     # Flax and LiteRT differ by float rounding (around 1e-12), which depends on the CPU's instruction set.
     monkeypatch.setattr(comparison_strip, "format_difference", lambda diff: "<1e-6" if diff < 1e-6 else f"{diff:.0e}")
+    monkeypatch.setattr(comparison_strip, "format_kl", lambda kl: "<1e-6" if kl < 1e-6 else f"{kl:.0e}")
     monkeypatch.setattr(training, "default_run_dir", lambda: Path("runs/app"))
 
 
@@ -60,10 +61,36 @@ def test_main_screen_after_two_rounds(snap_compare, size):
     assert snap_compare(bundled_app(), terminal_size=SIZES[size], run_before=strike_twice())
 
 
+PANEL_SETS = {
+    "1": ("flax",),
+    "3": ("flax", "tflite:float16", "tflite:int8"),
+    "6": ("flax", "tflite", "tflite:float16", "tflite:int8", "hunter", "random"),
+}
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("panels", PANEL_SETS)
+def test_panel_layouts(snap_compare, panels, size):
+    """1, 3 and 6 panels: at 140x45 everything fits; at 80x24 the opponent's panel, the strip and the status."""
+    assert snap_compare(bundled_app(panels=PANEL_SETS[panels]), terminal_size=SIZES[size],
+                        run_before=strike_twice())
+
+
+def test_difference_view(snap_compare):
+    """Every variant as its difference in log10 p from Flax, after two rounds: float32 blank, float16 faint,
+    int8 strong."""
+    async def run_before(pilot) -> None:
+        await strike_twice()(pilot)
+        await pilot.press("f")
+
+    app = bundled_app(panels=("flax", "tflite", "tflite:float16", "tflite:int8", "hunter"))
+    assert snap_compare(app, terminal_size=SIZES["140x45"], run_before=run_before)
+
+
 def test_main_screen_with_numbers(snap_compare):
     async def run_before(pilot) -> None:
         await strike_twice()(pilot)
-        await pilot.press("v")
+        await pilot.press("v")  # log10 p: what the percentages of a confident policy round away
 
     assert snap_compare(bundled_app(), terminal_size=SIZES["140x45"], run_before=run_before)
 

@@ -9,11 +9,10 @@ from planestrike_tui.widgets.heatmap import heat, percent
 def test_heat_keeps_a_peaked_policys_runners_up_apart():
     board = np.zeros(64, np.float32)
     probabilities = np.full(64, 1e-9)
-    probabilities[10], probabilities[20], probabilities[30] = 0.99, 1e-2, 1e-4
+    probabilities[10], probabilities[20], probabilities[30], probabilities[40] = 0.99, 1e-2, 1e-4, 1e-16
     h = heat(probabilities, board)
     assert h[10] == 1.0
-    assert 1.0 > h[20] > h[30] > 0.0  # two and four decades below: distinct colours
-    assert h[0] == 0.0  # more than four decades below the top: the cold end
+    assert 1.0 > h[20] > h[30] > h[0] > h[40] == 0.0  # every level apart, down to the smallest untried cell
 
 
 def test_heat_ignores_tried_cells_and_handles_flat_and_empty_boards():

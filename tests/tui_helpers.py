@@ -40,3 +40,15 @@ async def wait_for_agents(pilot, timeout: float = 60.0) -> None:
     await wait_until(pilot, settled, "the agents to load and answer", timeout)
     for worker in list(app.workers):  # and no worker still running (a stale thought, a reload)
         await worker.wait()
+
+
+def slot_of(app, kind: str):
+    """The first slot of a kind (``tflite`` with ``--model`` is keyed by the model's spec)."""
+    slot = app.roster.first_of(kind)
+    assert slot is not None, f"no {kind} panel in {list(app.roster.slots)}"
+    return slot
+
+
+def panel_of(app, kind: str):
+    """The panel of the first slot of a kind."""
+    return app.game.panels[slot_of(app, kind).spec]

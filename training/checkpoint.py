@@ -105,21 +105,32 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 def load_policy(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
     """Just what an agent needs from a checkpoint: its model shape and parameters (validated)."""
+    model, params, _ = load_policy_and_sha256(path)
+    return model, params
+
+
+def load_policy_and_sha256(path: str | os.PathLike) -> tuple[ModelConfig, dict, str]:
+    """``load_policy``, plus the sha256 of the file's bytes as read: the identity a converted model's sidecar
+    records as ``source_checkpoint.sha256`` (hashing the bytes already in memory costs well under a millisecond)."""
     file = checkpoint_file(path)
-    record = _read_record(file)
+    data = _read_bytes(file)
+    record = _read_record(file, data)
     config = _config(file, record)
-    return config.model, _params(file, record, config.model)
+    return config.model, _params(file, record, config.model), hashlib.sha256(data).hexdigest()
 
 
-def _read_record(file: Path) -> dict:
-    """The checkpoint's fields, from a file that is what it claims to be (format, version, checksum)."""
+def _read_bytes(file: Path) -> bytes:
     try:
-        data = read_small_file(file, MAX_POLICY_FILE_BYTES, "checkpoint")
+        return read_small_file(file, MAX_POLICY_FILE_BYTES, "checkpoint")
     except UnreadableFile as error:
         if not file.exists() and not file.is_symlink():
             raise CheckpointError(f"checkpoint {file} does not exist: train one with 'planestrike train --out DIR'") from None
         raise CheckpointError(f"checkpoint {error}") from None
-    record = _unpack(file, data)
+
+
+def _read_record(file: Path, data: bytes | None = None) -> dict:
+    """The checkpoint's fields, from a file that is what it claims to be (format, version, checksum)."""
+    record = _unpack(file, _read_bytes(file) if data is None else data)
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CheckpointError(f"{file} is not a planestrike checkpoint (no '{FORMAT}' header)")
     version = record.get("version")

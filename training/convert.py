@@ -43,6 +43,9 @@ Quantization = Literal["none", "float16", "dynamic-int8"]
 QUANTIZATIONS: tuple[str, ...] = ("none", "float16", "dynamic-int8")
 INPUT_NAME = "input"
 MODEL_NAME = "planestrike.tflite"
+# The default file name of each mode, so that converting the same checkpoint in every mode keeps all three side by
+# side instead of overwriting one model with another (float32 keeps the historical name).
+_VARIANT_NAMES = {"none": MODEL_NAME, "float16": "planestrike.float16.tflite", "dynamic-int8": "planestrike.int8.tflite"}
 
 
 class ConversionError(PlanestrikeError):
@@ -58,7 +61,7 @@ class ParityError(ConversionError):
 @dataclass(frozen=True)
 class ConvertConfig:
     checkpoint: Path = BUNDLED_CHECKPOINT  # a checkpoint file, or a directory holding checkpoint.msgpack
-    out: Path | None = None  # None: planestrike.tflite next to the checkpoint
+    out: Path | None = None  # None: variant_name(quantize) next to the checkpoint
     quantize: Quantization = "none"
     force: bool = False  # keep a model that fails the parity gate (with a warning)
     parity: ParityConfig = field(default_factory=ParityConfig)
@@ -68,7 +71,7 @@ class ConvertConfig:
             return Path(self.out)
         from training.checkpoint import checkpoint_file  # imports Flax: only when needed
 
-        return checkpoint_file(self.checkpoint).parent / MODEL_NAME
+        return checkpoint_file(self.checkpoint).parent / variant_name(self.quantize)
 
     def thresholds(self) -> ParityThresholds:
         return self.parity.thresholds or THRESHOLDS[self.quantize]
@@ -87,6 +90,14 @@ class ConvertReport:
     def to_dict(self) -> dict:
         return {"model": str(self.model), "sidecar": str(self.sidecar), "passed": self.parity.passed,
                 "forced": self.forced, "unchanged": self.unchanged, "seconds": round(self.seconds, 3), **self.metadata}
+
+
+def variant_name(quantize: Quantization = "none") -> str:
+    """The default model file name for a quantization mode: ``planestrike.tflite`` (float32),
+    ``planestrike.float16.tflite``, ``planestrike.int8.tflite`` (dynamic-range int8)."""
+    if quantize not in _VARIANT_NAMES:
+        raise ConversionError(f"unknown quantization {quantize!r}: use one of {', '.join(QUANTIZATIONS)}")
+    return _VARIANT_NAMES[quantize]
 
 
 def sidecar_path(model: Path) -> Path:

@@ -20,13 +20,21 @@ if TYPE_CHECKING:
     from training.model import ModelConfig
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _jitted_apply(model: ModelConfig):
     """One compiled forward pass per model shape, shared by every agent with that shape (no retracing when the
     trainer evaluates fresh parameters)."""
     import jax
 
     return jax.jit(model.build().apply)
+
+
+@functools.cache
+def _jitted_layers(model: ModelConfig):
+    """The same network returning every layer's output (``PolicyGradient(return_layers=True)``)."""
+    import jax
+
+    return jax.jit(functools.partial(model.build().apply, return_layers=True))
 
 
 class BrokenPolicy(PlanestrikeError):
@@ -39,35 +47,50 @@ class FlaxAgent(Agent):
     kind = "flax"
     deterministic = True
 
-    def __init__(self, model: ModelConfig, params, name: str = "Flax"):
+    def __init__(self, model: ModelConfig, params, name: str = "Flax", source_checkpoint_sha256: str | None = None):
         import jax
 
         self.name = name
         self.model = model
+        self.source_checkpoint_sha256 = source_checkpoint_sha256  # None for parameters that come from no file
         self._params = jax.device_put(params)
         self._apply = _jitted_apply(model)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, name: str | None = None) -> "FlaxAgent":
-        from training.checkpoint import checkpoint_file, load_policy
+        from training.checkpoint import checkpoint_file, load_policy_and_sha256
 
-        model, params = load_policy(path)
-        return cls(model, params, name or f"Flax ({checkpoint_file(path).name})")
+        model, params, sha256 = load_policy_and_sha256(path)
+        return cls(model, params, name or f"Flax ({checkpoint_file(path).name})", source_checkpoint_sha256=sha256)
 
     def probabilities_batch(self, boards: np.ndarray) -> np.ndarray:
-        boards = np.asarray(boards, dtype=np.float32).reshape(-1, 8, 8)
-        count = len(boards)
-        # Pad to a power of two, at least 128, so a shrinking batch (games finishing) reuses a handful of compiled
-        # shapes, and so a single board (the app) goes through the same compiled kernel as an exact evaluation
-        # (120 games): kernels for other batch sizes may round differently and flip a near-tie argmax.
-        size = max(128, 1 << max(count - 1, 0).bit_length())
-        padded = np.zeros((size, 8, 8), np.float32)
-        padded[:count] = boards
-        probabilities = np.asarray(self._apply({"params": self._params}, padded))[:count]
+        boards, count = _padded(boards)
+        probabilities = np.asarray(self._apply({"params": self._params}, boards))[:count]
         if not np.isfinite(probabilities).all():  # finite weights can still overflow float32 in the network
             raise BrokenPolicy(f"{self.name}: the network returns NaN or infinite scores on some boards (its "
                                "weights overflow float32): use another checkpoint, or retrain")
         return probabilities
+
+    def layer_outputs(self, boards: np.ndarray) -> dict[str, np.ndarray]:
+        """Every layer's output for ``boards`` (``training.model.layer_names``: each hidden layer after its ReLU,
+        the logits, the softmax), float32 ``[N, width]``, through the same padded batches as the probabilities."""
+        boards, count = _padded(boards)
+        layers = _jitted_layers(self.model)({"params": self._params}, boards)
+        return {name: np.asarray(values)[:count] for name, values in layers.items()}
+
+
+def _padded(boards: np.ndarray) -> tuple[np.ndarray, int]:
+    """``boards`` as float32 ``[size, 8, 8]`` zero-padded to a power of two, at least 128, and how many are real.
+
+    So a shrinking batch (games finishing) reuses a handful of compiled shapes, and a single board (the app) goes
+    through the same compiled kernel as an exact evaluation (120 games): kernels for other batch sizes may round
+    differently and flip a near-tie argmax."""
+    boards = np.asarray(boards, dtype=np.float32).reshape(-1, 8, 8)
+    count = len(boards)
+    size = max(128, 1 << max(count - 1, 0).bit_length())
+    padded = np.zeros((size, 8, 8), np.float32)
+    padded[:count] = boards
+    return padded, count
 
 
 def _load(argument: str | None, seed: int) -> FlaxAgent:

@@ -1,23 +1,61 @@
 """The LiteRT agent: plays any Plane Strike .tflite policy with the ``ai_edge_litert`` interpreter.
 
-Spec ``tflite[:MODEL]`` (bare ``tflite`` = the bundled ``assets/planestrike.tflite``). The model is opened through
-the safe loader in ``training.litert_model`` and its input and output are found by shape and dtype, so our
-converted models and the official app's model both play. No TensorFlow import: LiteRT alone loads in 0.2 s.
+Spec ``tflite[:MODEL]``: bare ``tflite`` is the bundled ``assets/planestrike.tflite``; ``tflite:float32``,
+``tflite:float16`` and ``tflite:int8`` name the bundled model's three conversions (``BUNDLED_VARIANTS``); anything
+else is a file path (``model_path`` says which). The model is opened through the safe loader in
+``training.litert_model`` and its input and output are found by shape and dtype, so our converted models and the
+official app's model both play. No TensorFlow import: LiteRT alone loads in 0.2 s.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
 
-from assets import BUNDLED_TFLITE, OFFICIAL_APP_MODEL, OFFICIAL_APP_MODEL_SHA256
+from assets import (BUNDLED_TFLITE, BUNDLED_TFLITE_FLOAT16, BUNDLED_TFLITE_INT8, OFFICIAL_APP_MODEL,
+                    OFFICIAL_APP_MODEL_SHA256)
 from engine.agents import Agent, masked_argmax
+from engine.files import UnreadableFile, read_small_file
 from engine.rules import BOARD_SIZE, CELL_COUNT, UNTRIED
 from engine.specs import AgentKind
 from training.litert_model import ModelFileError, one_line, open_interpreter, read_policy
 
 _BOARD_SHAPE = (BOARD_SIZE, BOARD_SIZE)
+# Shorthands for the bundled model's conversions: `tflite:int8` rather than a path into the installed package.
+BUNDLED_VARIANTS = {"float32": BUNDLED_TFLITE, "float16": BUNDLED_TFLITE_FLOAT16, "int8": BUNDLED_TFLITE_INT8}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def model_path(argument: str | None) -> Path:
+    """The file a ``tflite[:MODEL]`` argument names, without opening it.
+
+    An argument with a path separator or ending in ``.tflite`` is always a file (``./int8`` is a file named int8);
+    otherwise a shorthand of ``BUNDLED_VARIANTS`` names a bundled model; any other word is a file too."""
+    if argument is None:
+        return BUNDLED_TFLITE
+    looks_like_a_path = argument.endswith(".tflite") or any(sep and sep in argument for sep in (os.sep, os.altsep))
+    if not looks_like_a_path and argument in BUNDLED_VARIANTS:
+        return BUNDLED_VARIANTS[argument]
+    return Path(argument)
+
+
+def sidecar_source_sha256(model: Path, model_sha256: str) -> str | None:
+    """The ``source_checkpoint.sha256`` recorded in ``MODEL.json`` beside ``model``, if that sidecar describes
+    these very bytes (its ``sha256``); None when there is no such sidecar, it is unreadable, or it describes
+    another model (a crash between writing the model and its sidecar leaves exactly that)."""
+    try:
+        sidecar = json.loads(read_small_file(model.with_name(model.name + ".json"), 1 << 20, "sidecar"))
+    except (UnreadableFile, ValueError):
+        return None
+    if not isinstance(sidecar, dict) or sidecar.get("sha256") != model_sha256:
+        return None
+    source = sidecar.get("source_checkpoint")
+    digest = source.get("sha256") if isinstance(source, dict) else None
+    return digest if isinstance(digest, str) and _SHA256.fullmatch(digest) else None
 
 
 class LiteRTAgent(Agent):
@@ -44,7 +82,10 @@ class LiteRTAgent(Agent):
         # This agent makes none; holding the wrapper makes the public invoke() refuse, so nothing here calls it.
         wrapper = self._interpreter._interpreter
         self._set_tensor, self._invoke, self._get_tensor = wrapper.SetTensor, wrapper.Invoke, wrapper.GetTensor
-        self.name = name or f"TFLite {self.path.name}"
+        self.name = name or f"LiteRT {self.path.name.removesuffix('.tflite')}"  # "LiteRT planestrike.int8"
+        # Which checkpoint the model was converted from, as its sidecar says: lets a caller tell a model converted
+        # from another checkpoint (different answers expected) from a bad conversion of the same one.
+        self.source_checkpoint_sha256 = sidecar_source_sha256(self.path, self.info.sha256)
         first = self.probabilities(np.zeros((BOARD_SIZE, BOARD_SIZE), np.float32))
         if not np.isfinite(first).all():
             raise ModelFileError(self.path, "the model returns NaN or infinite scores on an empty board: "
@@ -101,23 +142,29 @@ class LiteRTAgent(Agent):
 
 def _load(argument: str | None, seed: int) -> LiteRTAgent:
     del seed  # masked argmax over a fixed model: nothing random
-    if argument is None and not BUNDLED_TFLITE.exists():
-        raise ModelFileError(BUNDLED_TFLITE, "the bundled model is missing: reinstall planestrike, or create it with "
-                             "'planestrike convert', or give one with tflite:MODEL")
-    return LiteRTAgent(Path(argument) if argument else BUNDLED_TFLITE)
+    path = model_path(argument)
+    if path in _REMAKE and not path.exists():
+        raise ModelFileError(path, "the bundled model is missing: reinstall planestrike, or create it with "
+                             f"'{_REMAKE[path]}', or give one with tflite:MODEL")
+    return LiteRTAgent(path)
+
+
+_REMAKE = {BUNDLED_TFLITE: "planestrike convert", BUNDLED_TFLITE_FLOAT16: "planestrike convert --quantize float16",
+           BUNDLED_TFLITE_INT8: "planestrike convert --quantize dynamic-int8"}
 
 
 TFLITE_KIND = AgentKind(
     name="tflite",
     usage="tflite[:MODEL]",
-    summary="a TFLite policy run by LiteRT (default: the bundled assets/planestrike.tflite)",
+    summary="a TFLite policy run by LiteRT: bare tflite is the bundled assets/planestrike.tflite; tflite:float32, "
+    "tflite:float16, tflite:int8 its bundled conversions; a MODEL with a / or ending in .tflite is always a file",
     load=_load,
 )
 
 
 def _load_app(argument: str | None, seed: int) -> LiteRTAgent:
     del argument, seed  # the spec takes no argument (AgentKind.check), and the model is deterministic
-    agent = LiteRTAgent(OFFICIAL_APP_MODEL, name="TFLite official app (planestrike_tf.tflite)")
+    agent = LiteRTAgent(OFFICIAL_APP_MODEL, name="LiteRT official app (planestrike_tf)")
     if agent.info.sha256 != OFFICIAL_APP_MODEL_SHA256:  # 'app' promises that model, not whatever is there now
         agent.close()
         raise ModelFileError(OFFICIAL_APP_MODEL, f"is not the official app's model any more (sha256 "

@@ -86,6 +86,10 @@ class ModelInfo:
     outputs: tuple[TensorInfo, ...]
     ops: tuple[str, ...]  # in execution order; custom ops by their custom code, e.g. "FlexMultinomial"
     custom_ops: tuple[str, ...]
+    # For each op of ``ops``, the indices of the tensors it reads and writes (-1: an optional input left out).
+    # An op's position is also its node id in Model Explorer's graph of the file.
+    op_inputs: tuple[tuple[int, ...], ...] = ()
+    op_outputs: tuple[tuple[int, ...], ...] = ()
 
 
 def read_model(path: Path) -> tuple[bytes, ModelInfo]:
@@ -220,18 +224,23 @@ def _parse_flatbuffer(path: Path, data: bytes) -> ModelInfo:
         tensor(i)
     inputs = tuple(tensor(graph.Inputs(j)) for j in range(check_vector(graph, 6, "the input list", 4)))
     outputs = tuple(tensor(graph.Outputs(j)) for j in range(check_vector(graph, 8, "the output list", 4)))
-    ops = []
+    ops, op_inputs, op_outputs = [], [], []
     for k in range(check_vector(graph, 10, "the operator list", 4)):
         op = check_table(graph.Operators(k), "an operator")
         check_vector(op, 6, "an operator's inputs", 4)
         check_vector(op, 8, "an operator's outputs", 4)
         if not 0 <= op.OpcodeIndex() < opcode_count:
             raise ValueError(f"operator {k} uses opcode {op.OpcodeIndex()} of {opcode_count}")
-        for j in list(op.InputsAsNumpy() if op.InputsLength() else []) + list(op.OutputsAsNumpy() if op.OutputsLength() else []):
+        reads = tuple(int(j) for j in (op.InputsAsNumpy() if op.InputsLength() else ()))
+        writes = tuple(int(j) for j in (op.OutputsAsNumpy() if op.OutputsLength() else ()))
+        for j in reads + writes:
             if not -1 <= j < tensor_count:
                 raise ValueError(f"operator {k} refers to tensor {j} of {tensor_count}")
         ops.append(opcodes[op.OpcodeIndex()])
-    return ModelInfo(path, hashlib.sha256(data).hexdigest(), size, inputs, outputs, tuple(ops), tuple(dict.fromkeys(custom)))
+        op_inputs.append(reads)
+        op_outputs.append(writes)
+    return ModelInfo(path, hashlib.sha256(data).hexdigest(), size, inputs, outputs, tuple(ops), tuple(dict.fromkeys(custom)),
+                     tuple(op_inputs), tuple(op_outputs))
 
 
 def read_policy(path: Path) -> tuple[bytes, ModelInfo]:
@@ -292,11 +301,18 @@ def quiet_native_stderr():
             os.close(saved)
 
 
-def open_interpreter(data: bytes):
-    """An allocated LiteRT interpreter for ``data`` (one thread: a 20k-parameter model gains nothing from more)."""
+def open_interpreter(data: bytes, preserve_all_tensors: bool = False):
+    """An allocated LiteRT interpreter for ``data`` (one thread: a 20k-parameter model gains nothing from more).
+
+    ``preserve_all_tensors`` keeps every intermediate tensor readable after ``invoke()`` (LiteRT otherwise reuses
+    their memory): what per-layer parity reads. It costs memory, and LiteRT warns so; that warning is silenced."""
+    import warnings
+
     from ai_edge_litert.interpreter import Interpreter
 
-    with quiet_native_stderr():
-        interpreter = Interpreter(model_content=data, num_threads=1)
+    with quiet_native_stderr(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = Interpreter(model_content=data, num_threads=1,
+                                  experimental_preserve_all_tensors=preserve_all_tensors)
         interpreter.allocate_tensors()
     return interpreter

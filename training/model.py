@@ -20,12 +20,23 @@ class PolicyGradient(nn.Module):
     hidden: Sequence[int] = (128, 64)
 
     @nn.compact
-    def __call__(self, boards: jax.Array, return_logits: bool = False) -> jax.Array:
+    def __call__(self, boards: jax.Array, return_logits: bool = False, return_layers: bool = False):
+        """Probabilities ``[B, 64]``; or the logits; or, with ``return_layers``, every layer's output by name
+        (``LAYER_NAMES``), computed by this same code: what per-layer parity compares a converted model with."""
         x = jnp.reshape(boards, (boards.shape[0], CELL_COUNT))
-        for width in self.hidden:
+        layers = {}
+        for index, width in enumerate(self.hidden):
             x = nn.relu(nn.Dense(width)(x))
+            layers[f"dense_{index}"] = x  # after its ReLU, as TFLite fuses it into FULLY_CONNECTED
         logits = nn.Dense(CELL_COUNT)(x)
+        if return_layers:
+            return {**layers, "logits": logits, "softmax": nn.softmax(logits)}
         return logits if return_logits else nn.softmax(logits)
+
+
+def layer_names(hidden: Sequence[int]) -> tuple[str, ...]:
+    """The names ``return_layers`` gives, in the order the network computes them."""
+    return (*(f"dense_{index}" for index in range(len(hidden))), "logits", "softmax")
 
 
 def init_params(config: ModelConfig, key: jax.Array) -> dict:

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from engine.limits import COMPARE_BOARDS, SEED
-from planestrike_tui.commands.arguments import in_range, limit_help
-from planestrike_tui.commands.output import progress_bar
+from planestrike_tui.commands.arguments import in_range, limit_help, path
+from planestrike_tui.commands.output import progress_bar, shown
 
 
 def agent_list(text: str) -> tuple[str, ...]:
@@ -26,11 +26,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         "distributions and how often they strike the same cell; and each agent's per-move latency.",
     )
     parser.add_argument("--agents", type=agent_list, default=("flax", "tflite"), metavar="SPEC,SPEC,...",
-                        help="agents to compare, any --agent spec (default: flax,tflite)")
+                        help="agents to compare, any --agent spec (default: flax,tflite); tflite:float32, "
+                        "tflite:float16 and tflite:int8 are the bundled model's conversions, and a tflite:MODEL "
+                        "with a / or ending in .tflite is always a file")
     parser.add_argument("--boards", type=in_range(COMPARE_BOARDS), default=1000, metavar="N",
                         help=f"boards to compare on, {limit_help(COMPARE_BOARDS)} (default: 1000)")
     parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the boards, {limit_help(SEED)} (default: 0)")
+    parser.add_argument("--layers", action="store_true",
+                        help="also compare each .tflite agent layer by layer (each dense layer after its ReLU, the "
+                        "logits, the softmax) with the first flax agent in --agents")
+    parser.add_argument("--node-data", type=path, default=None, metavar="FILE",
+                        help="with --layers (implied): write each .tflite agent's per-layer max |difference| as "
+                        "Model Explorer node data, FILE for one agent, FILE's name plus the model's for several")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.set_defaults(run=run)
 
@@ -38,8 +46,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from training.compare import CompareConfig, compare_agents
 
+    layers = args.layers or args.node_data is not None
+    planned = {}
+    if args.node_data is not None:  # every output checked before seconds of work, not after
+        from training import node_data
+
+        planned = node_data.plan_outputs(args.node_data, args.agents)
+    config = CompareConfig(agents=args.agents, boards=args.boards, seed=args.seed, layers=layers)
     with progress_bar("comparing", "boards") as progress:
-        report = compare_agents(CompareConfig(agents=args.agents, boards=args.boards, seed=args.seed), progress)
+        report = compare_agents(config, progress)
+    written = node_data.write(planned, report.layers, report.models) if planned else []
     if args.json:
         print(json.dumps(report.to_dict()))
         return 0
@@ -55,4 +71,22 @@ def run(args: argparse.Namespace) -> int:
     for label, pair in zip(labels, report.pairs):
         print(f"{label:<{width}}{pair.max_abs_diff:>12.3g}{pair.mean_abs_diff:>13.3g}{pair.kl:>11.3g}"
               f"{pair.argmax_agreement:>11.1%}")
+    if report.layers:
+        _print_layers(report.layers)
+    for target in written:
+        print(f"node data for Model Explorer: {shown(target)}")
     return 0
+
+
+def _print_layers(rows) -> None:
+    """One block per .tflite agent: each layer's distance from the reference Flax model's same layer."""
+    print()
+    for agent in dict.fromkeys(row.agent for row in rows):
+        mine = [row for row in rows if row.agent == agent]
+        same = {True: "converted from its checkpoint", False: "converted from ANOTHER checkpoint: different models, "
+                "not a conversion error", None: "source checkpoint unknown: no sidecar says it"}[mine[0].same_checkpoint]
+        print(f"{agent} vs {mine[0].reference}, layer by layer ({same})")
+        print(f"  {'layer':<10}{'node':>6}  {'op':<17}{'max |diff|':>12}{'mean |diff|':>13}{'max |flax|':>12}")
+        for row in mine:
+            print(f"  {row.layer:<10}{row.node_id:>6}  {row.op:<17}{row.max_abs_diff:>12.3g}{row.mean_abs_diff:>13.3g}"
+                  f"{row.reference_max_abs:>12.3g}")

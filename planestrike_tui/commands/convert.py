@@ -23,7 +23,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", type=path, default=None, metavar="DIR",
                         help="checkpoint directory or file (default: the bundled assets/checkpoint.msgpack)")
     parser.add_argument("--out", type=path, default=None, metavar="FILE",
-                        help="model to write (default: planestrike.tflite next to the checkpoint); an existing file "
+                        help="model to write (default, next to the checkpoint: planestrike.tflite, or "
+                        "planestrike.float16.tflite / planestrike.int8.tflite when quantized, so no mode overwrites "
+                        "another); an existing file "
                         "that is not a TFLite model is replaced only with --force, the checkpoint itself never")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
                         help="none (float32, default), float16 weights, or dynamic-int8 weights")

@@ -8,6 +8,23 @@ import signal
 from engine.limits import SEED
 from planestrike_tui.commands.arguments import in_range, limit_help, path
 
+DEFAULT_PANELS = ("flax", "tflite", "hunter")
+
+
+def panel_list(text: str) -> tuple[str, ...]:
+    """``--panels``: specs separated by commas, each once, at most MAX_PANELS (the layouts' limit)."""
+    from planestrike_tui.roster import MAX_PANELS, canonical_spec
+
+    specs = tuple(spec.strip() for spec in text.split(","))
+    if any(not spec for spec in specs):
+        raise argparse.ArgumentTypeError(f"empty panel in {text[:80]!r}: write specs separated by commas, "
+                                         "e.g. flax,tflite,hunter")
+    if len(specs) > MAX_PANELS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PANELS} panels, got {len(specs)}: leave some out")
+    if len({canonical_spec(spec) for spec in specs}) != len(specs):
+        raise argparse.ArgumentTypeError(f"the same panel twice in {text[:80]!r}: list each agent once")
+    return specs
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -19,8 +36,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--opponent", default="flax", metavar="SPEC",
                         help="flax, tflite, hunter, random, app (the official Android app's model, 13.19), device:SERIAL, or any "
                         "--agent spec of eval (default: flax, the bundled model)")
+    parser.add_argument("--panels", type=panel_list, default=DEFAULT_PANELS, metavar="SPEC,SPEC,...",
+                        help="the agents shown side by side, 1 to 6 --agent specs, e.g. flax,tflite,tflite:float16,"
+                        "tflite:int8,hunter (tflite:float16 and tflite:int8 are the bundled model's quantized "
+                        "variants; an argument with a '/' or ending in .tflite is a file); the opponent's panel is "
+                        "added first if it is not listed (default: flax,tflite,hunter)")
     parser.add_argument("--model", type=path, metavar="FILE",
-                        help="a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent")
+                        help="a .tflite file in place of the LiteRT panel's bundled model, or a checkpoint in "
+                        "place of the Flax panel's")
     parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the planes and the random agent, {limit_help(SEED)} (default: 0)")
     parser.set_defaults(run=run)
@@ -31,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
     from planestrike_tui.app import PlanestrikeApp
     from planestrike_tui.roster import RosterConfig
 
-    check_agent_spec(args.opponent)  # a spec that names no agent is refused as eval refuses it, before the app opens
+    for spec in (args.opponent, *args.panels):  # a spec that names no agent is refused as eval refuses it,
+        check_agent_spec(spec)  # before the app opens
     # A missing or broken model file is not refused here: its panel shows why, and the rest of the app works.
-    app = PlanestrikeApp(RosterConfig(opponent=args.opponent, model=args.model, seed=args.seed))
+    app = PlanestrikeApp(RosterConfig(opponent=args.opponent, model=args.model, seed=args.seed,
+                                        panels=args.panels))
     # The app reads ctrl+c as a key; a SIGINT sent from elsewhere goes to Textual as KeyboardInterrupt, so that it
     # can restore the terminal, rather than ending the process at once as in the other commands.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -25,22 +25,28 @@ from engine.placements import draw_placements
 from engine.rules import BOARD_SIZE, PLANE_SIZE
 from planestrike_tui import placement_editor
 from planestrike_tui.messages import AgentFailed, AgentLoaded, ThoughtFailed, ThoughtReady
-from planestrike_tui.roster import AgentSlot, Position, Roster, SlotState, Thought, one_line
+from planestrike_tui.roster import MAX_PANELS, AgentSlot, canonical_spec as canonical, Position, Roster, SlotState, Thought, one_line
 from planestrike_tui.widgets.agent_panel import AgentPanel
 from planestrike_tui.widgets.board import BoardView, BoardWidget
-from planestrike_tui.widgets.comparison_strip import ComparisonStrip
+from planestrike_tui.widgets.comparison_strip import Agreement, ComparisonStrip, Row, relation, versus
+from planestrike_tui.widgets.heatmap import Numbers
 
 # Seconds between spectator moves, slowest first; + and - step through them.
 SPECTATOR_DELAYS = (2.0, 1.0, 0.5, 0.25, 0.1, 0.03)
 SPECTATOR_START = 2
 SPECTATOR_REMATCH_S = 3.0  # pause on a finished spectator game before the next one starts
 FALLBACK_OPPONENT = "hunter"  # built into the engine: always loads
-LIGHT_KINDS = ("hunter", "random", "tflite")  # ready in a fraction of a second: numpy, or LiteRT without TensorFlow
+# Ready in a fraction of a second (numpy, or LiteRT without TensorFlow): loaded first, one after the other.
+LIGHT_KINDS = ("hunter", "random", "optimal", "tflite", "app")
+MANY_PANELS = 4  # from this many panels on, they take the compact size (docs/app.md: the layouts)
 
 LEGEND = """[b]Boards[/b]  [b]✕[/b] hit  [b]•[/b] miss  [on $warning]  [/] last strike  coloured: a plane
-[b]Panels[/b]  each agent's probability for every cell of the board
-it is about to strike (log colours): [b]◆[/b] its choice, [dim]·[/dim] tried.
-[b]v[/b] shows the numbers; the strip below compares Flax and LiteRT."""
+[b]Panels[/b]  each agent on the board it is about to strike:
+a policy's strike probabilities (they sum to 1), the hunter's
+hit probabilities (they sum to 8). Log colours over the whole
+range; [b]1 2 3[/b] its top cells, reversed: its choice, [dim]·[/dim] tried.
+[b]v[/b] numbers (log10 p, rank, %)  [b]f[/b] log10 p minus the reference's
+(red: higher, blue: lower)  [b]g[/b] next reference  [b]a[/b]/[b]x[/b] add/remove"""
 
 ARROWS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
 
@@ -54,6 +60,10 @@ class GameScreen(Screen):
         Binding("p", "toggle_placement", "Place plane"),
         Binding("r", "turn_plane", "Turn plane"),
         Binding("v", "toggle_numbers", "Numbers"),
+        Binding("f", "toggle_difference", "Differences"),
+        Binding("g", "next_reference", "Reference", show=False),
+        Binding("a", "add_panel", "Add panel", show=False),  # in the legend and the palette: the footer is full
+        Binding("x", "remove_panel", "Remove panel", show=False),
         Binding("s", "toggle_spectator", "Spectate"),
         Binding("plus,equals_sign", "speed(1)", "Faster"),
         Binding("minus", "speed(-1)", "Slower"),
@@ -69,17 +79,21 @@ class GameScreen(Screen):
         self.rng = np.random.default_rng(roster.config.seed)
         self.match_number = 0
         self.match: Match | None = None
-        self.seats: tuple[str | None, str] = (None, roster.opponent)  # kind per seat; None is the person
+        self.seats: tuple[str | None, str] = (None, roster.opponent)  # spec per seat; None is the person
         self.person_plane = 0
         self.cursor = 3 * BOARD_SIZE + 3  # D4: where the person's cursor starts on the board they strike
         self.placing = False
-        self.show_numbers = False
+        self.numbers = Numbers.OFF
+        self.difference_view = False  # every panel but the reference shows its difference from the reference
+        self.reference = self.default_reference()
         self.spectating = False
         self.delay_index = SPECTATOR_START
         self.autoplay: Timer | None = None
         self.move_due = False  # spectator: the timer has ticked and the next agent may move
-        self.thoughts: dict[str, Thought] = {}
-        self.requested: dict[str, Position] = {}  # kind -> last position a worker was started for
+        self.thoughts: dict[str, Thought] = {}  # spec -> its latest answer
+        self.requested: dict[str, Position] = {}  # spec -> last position a worker was started for
+        self.agreements: dict[str, Agreement] = {}  # spec -> against the reference, over this game
+        self.recorded: dict[str, Position] = {}  # spec -> the last position counted in its agreement
         self.score = {"won": 0, "lost": 0, "drawn": 0}
         self.notice = ""  # one line about the last event (a refused strike, a fallback)
 
@@ -93,13 +107,14 @@ class GameScreen(Screen):
                 with Vertical(id="side"):
                     yield Static(id="status")
                     yield Static(LEGEND, id="legend")
-            with Horizontal(id="panels"):
-                for kind, slot in self.roster.slots.items():
-                    yield AgentPanel(slot, opponent=kind == self.roster.opponent)
             yield ComparisonStrip(id="comparison")
+            with Horizontal(id="panels"):
+                for spec, slot in self.roster.slots.items():
+                    yield AgentPanel(slot, opponent=spec == self.roster.opponent)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.panels_changed()
         self.new_game()
         self.query_one("#target").focus()
         # Loading threads import JAX and TensorFlow and hold the GIL for long stretches: start them only once the
@@ -108,6 +123,7 @@ class GameScreen(Screen):
 
     def on_resize(self) -> None:
         self.query_one(Footer).compact = self.size.width < 120  # 80 columns: room for a few more keys
+        self.update_comparison()  # the strip's compact form follows the width
 
     def start_loading_all(self) -> None:
         # Light agents first, one after the other, before anything imports JAX: sharing the GIL with that import
@@ -126,17 +142,18 @@ class GameScreen(Screen):
 
     @property
     def panels(self) -> dict[str, AgentPanel]:
-        return {panel.slot.kind: panel for panel in self.query(AgentPanel)}
+        """Spec -> panel, in the order shown."""
+        return {panel.slot.spec: panel for panel in self.query(AgentPanel)}
 
-    def name_of(self, kind: str | None) -> str:
-        if kind is None:
+    def name_of(self, spec: str | None) -> str:
+        if spec is None:
             return "You"
-        slot = self.roster.get(kind)
-        return slot.title.split(" · ")[0] if slot else kind
+        slot = self.roster.get(spec)
+        return slot.short_title if slot else spec
 
     # ------------------------------------------------------------------------------------------- agents
     def start_loading(self, slot: AgentSlot) -> None:
-        self.run_worker(partial(self._load, slot), thread=True, group=f"load-{slot.kind}", exit_on_error=False)
+        self.run_worker(partial(self._load, slot), thread=True, group=f"load-{slot.spec}", exit_on_error=False)
 
     def _load(self, slot: AgentSlot) -> None:  # in a thread
         try:
@@ -160,7 +177,7 @@ class GameScreen(Screen):
             message.agent.close()  # a model was replaced while this one loaded
             return
         message.slot.loaded(message.agent)
-        self.panels[message.slot.kind].refresh_state()
+        self.panels[message.slot.spec].refresh_state()
         self.request_thoughts()
 
     @on(AgentFailed)
@@ -171,23 +188,24 @@ class GameScreen(Screen):
             return
         slot.close()
         slot.failed(message.message)
-        self.thoughts.pop(slot.kind, None)
-        self.panels[slot.kind].refresh_state()
-        if slot.kind in self.seats:
+        self.thoughts.pop(slot.spec, None)
+        self.panels[slot.spec].refresh_state()
+        if slot.spec in self.seats:
             self.replace_failed_player(slot)
         self.update_comparison()
 
     def replace_failed_player(self, slot: AgentSlot) -> None:
         """An agent that cannot play leaves its seat: spectating stops; the opponent becomes the hunter."""
-        name = self.name_of(slot.kind)
+        name = self.name_of(slot.spec)
         if self.spectating:
             self.stop_spectating()
             self.notify(f"{name} can't play ({slot.error}); spectator mode stopped.", severity="warning")
             self.new_game()
             return
-        if slot.kind == FALLBACK_OPPONENT:
+        if slot.spec == FALLBACK_OPPONENT:
             self.notify(f"{name} can't play: {slot.error}", severity="error")
             return
+        slot.pinned = True  # its panel stays, saying why, until the person removes it (x)
         self.notify(f"{name} can't play: {slot.error}\nPlaying against Hunter instead; press o to choose.",
                     severity="warning", timeout=8)
         self.set_opponent(FALLBACK_OPPONENT, new_game=False)
@@ -197,8 +215,10 @@ class GameScreen(Screen):
         slot, thought = message.slot, message.thought
         if not self.roster.is_current(slot) or self.match is None or thought.position != self.position():
             return
-        self.thoughts[slot.kind] = thought
-        self.panels[slot.kind].show_thought(self.match.boards[thought.position.seat].observation(), thought)
+        self.thoughts[slot.spec] = thought
+        self.record_agreements()
+        # Only this panel changed, unless it is the reference the difference view subtracts everywhere.
+        self.draw_panels(None if self.difference_view and slot.spec == self.reference else slot.spec)
         self.update_comparison()
         self.advance()
 
@@ -213,20 +233,98 @@ class GameScreen(Screen):
             return
         position = self.position()
         board = self.match.boards[position.seat].observation()
-        for kind, slot in self.roster.slots.items():
-            if slot.state is SlotState.READY and self.requested.get(kind) != position:
-                self.requested[kind] = position
-                self.run_worker(partial(self._think, slot, position, board), thread=True, group=f"think-{kind}",
+        for spec, slot in self.roster.slots.items():
+            if slot.state is SlotState.READY and self.requested.get(spec) != position:
+                self.requested[spec] = position
+                self.run_worker(partial(self._think, slot, position, board), thread=True, group=f"think-{spec}",
                                 exit_on_error=False)
 
     def current_thoughts(self) -> dict[str, Thought]:
         """The answers for the current position, in panel order (not in the order the threads finished)."""
         position = self.position() if self.match else None
-        answers = {kind: t for kind, t in self.thoughts.items() if t.position == position}
-        return {kind: answers[kind] for kind in self.roster.slots if kind in answers}
+        answers = {spec: t for spec, t in self.thoughts.items() if t.position == position}
+        return {spec: answers[spec] for spec in self.roster.slots if spec in answers}
+
+    def current_board(self) -> np.ndarray:
+        return self.match.boards[self.position().seat].observation()
+
+    # ---------------------------------------------------------------------------------- panels and strip
+    def default_reference(self) -> str | None:
+        """The panel the others are compared with: the first Flax panel (the source of every conversion), else
+        the first panel."""
+        slot = self.roster.first_of("flax") or next(iter(self.roster.slots.values()), None)
+        return slot.spec if slot else None
+
+    def record_agreements(self) -> None:
+        """Count this position, once per panel, in each panel's agreement with the reference over the game."""
+        thoughts = self.current_thoughts()
+        reference = thoughts.get(self.reference)
+        if reference is None:
+            return
+        board = self.current_board()
+        for spec, thought in thoughts.items():
+            if spec != self.reference and self.recorded.get(spec) != thought.position:
+                self.recorded[spec] = thought.position
+                self.agreements.setdefault(spec, Agreement()).record(versus(thought, reference, board),
+                                                                     thought.position.strikes + 1)
+
+    def draw_panels(self, only: str | None = None) -> None:
+        """Every panel (or just ``only``'s) with an answer for this position: its probabilities, or in the
+        difference view its difference from the reference's answer."""
+        if self.match is None:
+            return
+        thoughts = self.current_thoughts()
+        board = self.current_board()
+        reference = thoughts.get(self.reference)
+        reference_slot = self.roster.get(self.reference) if self.reference else None
+        for spec, panel in self.panels.items():
+            if only is not None and spec != only:
+                continue
+            panel.reference = spec == self.reference and (self.difference_view or len(self.roster.slots) > 1)
+            thought = thoughts.get(spec)
+            if thought is None:
+                panel.refresh_state()
+            elif self.difference_view and reference is not None and spec != self.reference:
+                panel.show_difference(board, thought, reference, reference_slot.short_title)
+            else:
+                panel.show_thought(board, thought)
 
     def update_comparison(self) -> None:
-        self.query_one(ComparisonStrip).update_thoughts(self.current_thoughts())
+        if self.match is None:
+            return
+        thoughts = self.current_thoughts()
+        reference_slot = self.roster.get(self.reference) if self.reference else None
+        rows = []
+        if reference_slot is not None:
+            reference = thoughts.get(self.reference)
+            board = self.current_board()
+            for spec, slot in self.roster.slots.items():
+                if spec == self.reference or slot.state is SlotState.FAILED:
+                    continue
+                thought = thoughts.get(spec)
+                result = versus(thought, reference, board) if thought and reference else None
+                rows.append(Row(slot, result, self.agreements.get(spec, Agreement()),
+                                relation(slot, reference_slot)))
+        latencies = {self.roster.slots[spec].short_title: t.latency_s for spec, t in thoughts.items()}
+        self.query_one(ComparisonStrip).show_rows(reference_slot, rows, latencies, compact=self.size.width < 120)
+
+    def panels_changed(self) -> None:
+        """After a panel came or went: the reference still exists, the opponent's panel is first, the layout
+        class follows the count."""
+        if self.reference not in self.roster.slots:
+            self.reference = self.default_reference()
+            self.agreements.clear()
+            self.recorded.clear()
+        container = self.query_one("#panels")
+        panels = self.panels
+        opponent = panels.get(self.roster.opponent)
+        if opponent is not None and container.children and container.children[0] is not opponent:
+            container.move_child(opponent, before=0)
+        for spec, panel in panels.items():
+            panel.opponent = spec == self.seats[1] or (self.spectating and spec in self.seats)
+        self.set_class(len(panels) >= MANY_PANELS, "-many-panels")
+        self.draw_panels()
+        self.update_comparison()
 
     # ------------------------------------------------------------------------------------------ the game
     def new_game(self) -> None:
@@ -237,6 +335,8 @@ class GameScreen(Screen):
         self.placing = False
         self.move_due = False
         self.notice = ""
+        self.agreements.clear()
+        self.recorded.clear()
         self.render_boards()
         self.request_thoughts()
         self.update_comparison()
@@ -247,10 +347,10 @@ class GameScreen(Screen):
         match = self.match
         if match is None or match.over or self.placing:
             return
-        kind = self.seats[match.to_move]
-        if kind is None:
+        spec = self.seats[match.to_move]
+        if spec is None:
             return
-        thought = self.current_thoughts().get(kind)
+        thought = self.current_thoughts().get(spec)
         if thought is None or (self.spectating and not self.move_due):
             self.render_status()
             return
@@ -334,10 +434,10 @@ class GameScreen(Screen):
             if match.boards[0].strikes == 0:
                 lines.append("[dim]p: move your plane first[/dim]")
         else:
-            kind = self.seats[match.to_move]
-            slot = self.roster.get(kind)
+            spec = self.seats[match.to_move]
+            slot = self.roster.get(spec)
             state = "loading" if slot.state is SlotState.LOADING else "thinking"
-            lines.append(f"{self.name_of(kind)} is {state}…")
+            lines.append(f"{self.name_of(spec)} is {state}…")
         if self.spectating:
             lines.append(f"Spectating · one move every {SPECTATOR_DELAYS[self.delay_index]:g} s (+/-)")
         else:
@@ -421,55 +521,151 @@ class GameScreen(Screen):
         self.new_game()
 
     def action_toggle_numbers(self) -> None:
-        self.show_numbers = not self.show_numbers
+        """Cycle what the cells write: nothing, log10 p, rank, percent."""
+        self.numbers = self.numbers.next()
         for panel in self.query(AgentPanel):
-            panel.heatmap.show_numbers = self.show_numbers
+            panel.heatmap.numbers = self.numbers
+        if self.numbers is not Numbers.OFF:
+            self.notify(f"Numbers: {self.numbers.value}", timeout=2)
+
+    def action_toggle_difference(self) -> None:
+        """Show every panel but the reference as its signed difference from the reference, or go back."""
+        if self.reference is None or len(self.roster.slots) < 2:
+            self.notify("The difference view needs two panels: add one with a.", severity="warning")
+            return
+        self.difference_view = not self.difference_view
+        self.draw_panels()
+        if self.difference_view:
+            self.notify(f"log10 p minus {self.roster.slots[self.reference].title}'s: red higher, blue lower, "
+                        "full colour a decade or more; ◆ the panel's choice, ◇ the reference's. g: another reference.",
+                        timeout=5)
+
+    def action_next_reference(self) -> None:
+        """Compare with the next panel instead (the strip and the difference view follow)."""
+        specs = list(self.roster.slots)
+        if not specs:
+            return
+        index = specs.index(self.reference) if self.reference in specs else -1
+        self.set_reference(specs[(index + 1) % len(specs)])
+
+    def set_reference(self, spec: str) -> None:
+        self.reference = spec
+        self.agreements.clear()  # counted against another panel: start again from this position
+        self.recorded.clear()
+        self.record_agreements()
+        self.draw_panels()
+        self.update_comparison()
+        self.notify(f"Reference: {self.roster.slots[spec].title}", timeout=2)
 
     def action_choose_opponent(self) -> None:
-        from planestrike_tui.screens.opponent_dialog import OpponentDialog
+        from planestrike_tui.screens.agent_dialog import AgentDialog
 
-        self.app.push_screen(OpponentDialog(self.roster, self.seats[1]), self.opponent_chosen)
+        self.app.push_screen(AgentDialog.for_opponent(self.roster, self.seats[1]), self.opponent_chosen)
 
     def opponent_chosen(self, spec: str | None) -> None:
         if spec:
             self.set_opponent(spec)
 
     def set_opponent(self, spec: str, new_game: bool = True) -> None:
-        """Make ``spec`` the opponent (adding a panel for a kind not loaded yet) and, by default, start afresh."""
+        """Make ``spec`` the opponent (adding its panel, first, if it has none; the previous opponent's panel
+        goes if it was shown only as the opponent) and, by default, start afresh."""
         if self.spectating:
             self.stop_spectating()
-        had_slot = spec.partition(":")[0] in self.roster.slots
-        kind = self.roster.add(spec)
-        self.roster.opponent = kind
-        self.seats = (None, kind)
-        slot = self.roster.get(kind)
-        if not had_slot:
-            panel = AgentPanel(slot, opponent=True)
-            self.query_one("#panels").mount(panel)
+        slot, removed = self.roster.set_opponent(spec)
+        self.seats = (None, slot.spec)
+        if removed is not None:
+            self.unmount_panel(removed.spec)
+        if slot.spec not in self.panels:
+            self.query_one("#panels").mount(AgentPanel(slot, opponent=True), before=0)
             self.start_loading(slot)
-        elif self.panels[kind].slot is not slot:  # a different device or model for a kind already shown
-            self.panels[kind].attach(slot, opponent=True)
-            self.start_loading(slot)
-        for panel_kind, panel in self.panels.items():
-            panel.attach(panel.slot, opponent=panel_kind == kind)
+        self.panels_changed()
         if new_game:
             self.new_game()
         else:
             self.render_boards()
             self.advance()
 
-    def reload(self, spec: str) -> None:
-        """Load another model for a kind (``flax:DIR``, ``tflite:FILE``); its panel shows loading until ready."""
-        slot = self.roster.replace(spec)
-        self.thoughts.pop(slot.kind, None)
-        self.requested.pop(slot.kind, None)
-        if slot.kind in self.panels:
-            self.panels[slot.kind].attach(slot, opponent=slot.kind == self.seats[1])
-        else:
-            self.query_one("#panels").mount(AgentPanel(slot, opponent=False))
+    def add_panel(self, spec: str) -> AgentSlot | None:
+        """A panel for ``spec`` after the others (or the existing one, pinned). Refused beyond MAX_PANELS."""
+        existing = self.roster.get(spec) or self.roster.get(canonical(spec))
+        if existing is not None:
+            existing.pinned = True
+            self.notify(f"{existing.title} already has a panel.", timeout=3)
+            return existing
+        if len(self.roster.slots) >= MAX_PANELS:
+            self.notify(f"At most {MAX_PANELS} panels: remove one first (x).", severity="warning")
+            return None
+        slot = self.roster.add(spec)
+        self.query_one("#panels").mount(AgentPanel(slot))
         self.start_loading(slot)
-        self.update_comparison()
+        self.call_after_refresh(self.panels_changed)  # once mounted
         self.render_status()
+        return slot
+
+    def action_add_panel(self) -> None:
+        from planestrike_tui.screens.agent_dialog import AgentDialog
+
+        self.app.push_screen(AgentDialog.for_panel(self.roster), self.panel_chosen)
+
+    def panel_chosen(self, spec: str | None) -> None:
+        if spec:
+            self.add_panel(spec)
+
+    def remove_panel(self, spec: str) -> None:
+        """Remove a panel and close its agent. The opponent's (and, while spectating, both players') stay: they
+        are playing."""
+        if spec in self.seats:
+            self.notify("That agent is playing: choose another opponent first (o).", severity="warning")
+            return
+        self.roster.remove(spec)
+        self.unmount_panel(spec)
+        self.call_after_refresh(self.panels_changed)
+        if self.difference_view and len(self.roster.slots) < 2:
+            self.difference_view = False
+
+    def unmount_panel(self, spec: str) -> None:
+        panel = self.panels.get(spec)
+        if panel is not None:
+            panel.remove()
+        for table in (self.thoughts, self.requested, self.agreements, self.recorded):
+            table.pop(spec, None)
+
+    def action_remove_panel(self) -> None:
+        from planestrike_tui.screens.agent_dialog import PanelChoiceDialog
+
+        removable = [slot for spec, slot in self.roster.slots.items() if spec not in self.seats]
+        if not removable:
+            self.notify("Only the opponent's panel is left.", severity="warning")
+            return
+        self.app.push_screen(PanelChoiceDialog(removable), self.panel_to_remove)
+
+    def panel_to_remove(self, spec: str | None) -> None:
+        if spec:
+            self.remove_panel(spec)
+
+    def reload(self, spec: str, *, replacing: str | None = None) -> AgentSlot | None:
+        """Load ``spec`` into the panel ``replacing`` (another model for it), or into its own panel if it has
+        one, or add a panel for it; the panel shows loading until the agent is ready."""
+        key = canonical(spec)
+        if key in self.roster.slots:
+            replacing = key  # that panel reloads its own model (a file rewritten by a conversion)
+        elif replacing not in self.roster.slots:
+            return self.add_panel(spec)
+        panel = self.panels.get(replacing)
+        slot = self.roster.replace(replacing, spec)
+        self.seats = tuple(slot.spec if seat == replacing else seat for seat in self.seats)
+        if self.reference == replacing:
+            self.reference = slot.spec
+        for table in (self.thoughts, self.requested, self.agreements, self.recorded):
+            table.pop(replacing, None)
+        if panel is not None:
+            panel.attach(slot, opponent=slot.spec in self.seats)
+        else:
+            self.query_one("#panels").mount(AgentPanel(slot))
+        self.start_loading(slot)
+        self.panels_changed()
+        self.render_status()
+        return slot
 
     # ------------------------------------------------------------------------------------------ spectator
     def spectator_pair(self) -> tuple[str, str]:
