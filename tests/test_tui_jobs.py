@@ -31,6 +31,13 @@ def fresh_checkpoint(tmp_path_factory) -> Path:
     return directory
 
 
+async def open_conversion(pilot, checkpoint: Path) -> ConversionScreen:
+    pilot.app.open_conversion(checkpoint)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConversionScreen) and pilot.app.screen.is_mounted,
+                     "the conversion screen")
+    return pilot.app.screen
+
+
 def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector).render())
 
@@ -91,10 +98,7 @@ async def test_conversion_shows_the_parity_report_and_the_model_becomes_active(f
     app = make_app(panels=("flax", "tflite", "hunter"))
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
-        app.open_conversion(fresh_checkpoint)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
-                         "the conversion screen")
-        screen = app.screen
+        screen = await open_conversion(pilot, fresh_checkpoint)
         out = tmp_path / "fresh.tflite"
         screen.query_one("#out").value = str(out)
         await pilot.click("#start")
@@ -127,10 +131,7 @@ async def test_a_conversion_error_is_shown(tmp_path):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_agents(pilot)
-        app.open_conversion(tmp_path / "missing")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
-                         "the conversion screen")
-        screen = app.screen
+        screen = await open_conversion(pilot, tmp_path / "missing")
         await pilot.click("#start")
         await wait_until(pilot, lambda: "failed" in text_of(screen, "#outcome"), "the failure", timeout=60)
         outcome = text_of(screen, "#outcome")  # the converter's own one-line message, without its prefix
@@ -163,10 +164,7 @@ async def test_the_output_follows_the_quantization_and_a_cancelled_conversion_ke
     app = make_app()
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
-        app.open_conversion(fresh_checkpoint)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
-                         "the conversion screen")
-        screen = app.screen
+        screen = await open_conversion(pilot, fresh_checkpoint)
         out = screen.query_one("#out")
         assert Path(out.value) == fresh_checkpoint / "planestrike.tflite"
         screen.query_one("#quantize", Select).value = "dynamic-int8"
@@ -198,10 +196,7 @@ async def test_convert_all_variants_and_add_them_as_panels(fresh_checkpoint, tmp
     app = make_app(panels=("flax", "hunter"), opponent="hunter")
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
-        app.open_conversion(fresh_checkpoint)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
-                         "the conversion screen")
-        screen = app.screen
+        screen = await open_conversion(pilot, fresh_checkpoint)
         screen.query_one("#out").value = str(tmp_path / "fresh.tflite")
         await pilot.click("#start-all")
         await wait_until(pilot, lambda: not screen.query_one("#add-panels").disabled, "three conversions",
