@@ -49,13 +49,26 @@ FILE_KINDS = ("flax", "tflite")
 
 
 def canonical_spec(spec: str) -> str:
-    """The spec a panel is keyed by: ``tflite:./m.tflite`` and ``tflite:m.tflite`` are one panel. Shorthands
-    without a path separator or suffix (``tflite:int8``) are left as they are."""
+    """The spec a panel is keyed by, so that one model is one panel: ``tflite:./m.tflite`` and
+    ``tflite:m.tflite`` are the same file; ``tflite:float32`` and ``tflite:assets/planestrike.tflite`` are the
+    bundled model, ``tflite``. Other shorthands (``tflite:int8``) stay as they are."""
     spec = spec.strip()
     kind, sep, argument = spec.partition(":")
+    if spec == "tflite:float32":
+        return "tflite"
     if kind in FILE_KINDS and sep and argument and ("/" in argument or Path(argument).suffix):
-        return f"{kind}:{os.path.abspath(os.path.expanduser(argument))}"
+        path = os.path.abspath(os.path.expanduser(argument))
+        return _bundled_specs().get(path, f"{kind}:{path}")
     return spec
+
+
+def _bundled_specs() -> dict[str, str]:
+    """The bundled model files, by absolute path, and the shorthand that names each."""
+    import assets  # paths only: no model is read
+
+    files = {assets.BUNDLED_TFLITE: "tflite", assets.BUNDLED_TFLITE_FLOAT16: "tflite:float16",
+             assets.BUNDLED_TFLITE_INT8: "tflite:int8", assets.BUNDLED_CHECKPOINT: "flax"}
+    return {os.path.abspath(path): spec for path, spec in files.items()}
 
 
 def model_name(spec: str) -> str | None:

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from textual.content import Content
 
 from engine.rules import UNTRIED
 from planestrike_tui.roster import MAX_PANELS, SlotState
@@ -170,7 +171,56 @@ async def test_typed_specs_become_panels(tmp_path):  # async only because the mo
     assert spec_from_text(str(model)) == f"tflite:{model}"
     assert spec_from_text(str(tmp_path)) == f"flax:{tmp_path}"
     assert spec_from_text("emulator-5554") == "device:emulator-5554"
+    assert spec_from_text("192.168.1.7:5555") == "device:192.168.1.7:5555"
     for text, problem in (("nope/x.tflite", "does not exist"), ("two words", "is not an agent spec"),
-                          ("hunter:x", "takes no argument")):
+                          ("hunter:x", "takes no argument"), ("hello", "is not an agent spec"),
+                          ("[b]", "is not an agent spec"), ("tflite:nope/x.tflite", "does not exist")):
         with pytest.raises(Exception, match=problem):
             spec_from_text(text)
+
+
+async def test_one_model_is_one_panel_however_it_is_written():  # async: the module's mark
+    from assets import BUNDLED_TFLITE, BUNDLED_TFLITE_INT8
+    from planestrike_tui.roster import canonical_spec
+
+    assert canonical_spec("tflite:float32") == canonical_spec(f"tflite:{BUNDLED_TFLITE}") == "tflite"
+    assert canonical_spec(f"tflite:{BUNDLED_TFLITE_INT8}") == "tflite:int8"
+    assert canonical_spec("tflite:./m.tflite") == canonical_spec("tflite:m.tflite")
+
+
+async def test_a_spec_is_text_not_markup(tmp_path):
+    model = tmp_path / "[b]bold.tflite"
+    model.write_bytes(b"not a model")
+    app = make_app(panels=("hunter", f"tflite:{model}"), opponent="hunter")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        panel = app.game.panels[f"tflite:{model}"]
+        assert Content.from_markup(panel.border_title).plain == "LiteRT [b]bold"  # drawn as typed, not bold
+
+
+async def test_spectating_adds_the_players_panels_and_takes_them_away():
+    app = make_app(panels=("flax",), opponent="flax")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        game = app.game
+        await pilot.press("s")
+        assert game.spectating and game.seats == ("flax", "hunter")
+        await wait_until(pilot, lambda: game.match.boards[0].strikes >= 1, "the first spectator move", timeout=60)
+        assert "hunter" in game.panels
+        await pilot.press("s")
+        await pilot.pause()
+        assert not game.spectating and "hunter" not in game.panels and list(game.panels) == ["flax"]
+
+
+async def test_after_a_new_reference_the_strip_counts_since_that_strike():
+    app = make_app(panels=("flax", "tflite", "hunter"), opponent="hunter")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot)
+        game = app.game
+        game.strike(0)
+        await wait_until(pilot, lambda: game.seats[game.match.to_move] is None, "the hunter's answer")
+        await wait_for_agents(pilot)
+        assert "game 2/2 same" in str(game.query_one("#comparison").render())
+        game.set_reference("tflite")
+        strip = str(game.query_one("#comparison").render())
+        assert "since strike 2 1/1 same" in strip and "Against LiteRT planestrike" in strip

@@ -39,8 +39,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--panels", type=panel_list, default=DEFAULT_PANELS, metavar="SPEC,SPEC,...",
                         help="the agents shown side by side, 1 to 6 --agent specs, e.g. flax,tflite,tflite:float16,"
                         "tflite:int8,hunter (tflite:float16 and tflite:int8 are the bundled model's quantized "
-                        "variants; an argument with a '/' or ending in .tflite is a file); the opponent's panel is "
-                        "added first if it is not listed (default: flax,tflite,hunter)")
+                        "variants; a model file is tflite:FILE, where a FILE with a '/' or ending in .tflite is "
+                        "always a file); the opponent's panel is added first if it is not listed "
+                        "(default: flax,tflite,hunter)")
     parser.add_argument("--model", type=path, metavar="FILE",
                         help="a .tflite file in place of the LiteRT panel's bundled model, or a checkpoint in "
                         "place of the Flax panel's")

@@ -7,19 +7,23 @@ to LiteRT, a checkpoint to Flax) or a phone's adb serial.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from engine.errors import PlanestrikeError
-from planestrike_tui.roster import KIND_DESCRIPTIONS, AgentSlot, Roster, SlotState, canonical_spec, model_name
+from planestrike_tui.roster import FILE_KINDS, KIND_DESCRIPTIONS, AgentSlot, Roster, SlotState, canonical_spec
 
+# What adb calls a device: emulator-5554, R58M12345AB, 192.168.1.7:5555, [::1]:5555 (a word with a digit in it).
+ADB_SERIAL = re.compile(r"(?=.*\d)[\w.\-:\[\]]+")
 # The built-in choices, in the order listed.
 CHOICES = ("flax", "tflite", "tflite:float16", "tflite:int8", "hunter", "optimal", "app", "random")
 
@@ -30,18 +34,22 @@ def spec_from_text(text: str) -> str:
     from engine.specs import agent_kinds, check_agent_spec
 
     text = text.strip()
-    kind = text.partition(":")[0]
+    kind, _, argument = text.partition(":")
     if kind in agent_kinds():
         check_agent_spec(text)
-        return canonical_spec(text)
+        spec = canonical_spec(text)
+        if kind in FILE_KINDS and spec.startswith(f"{kind}:/") and not Path(spec.partition(":")[2]).exists():
+            raise PlanestrikeError(f"{argument} does not exist: check the path")
+        return spec
     path = Path(text).expanduser()
     if path.exists():
         return canonical_spec(f"{'tflite' if path.suffix == '.tflite' else 'flax'}:{path}")
     if "/" in text or path.suffix in (".tflite", ".msgpack"):
         raise PlanestrikeError(f"{text} does not exist: check the path")
-    if any(c.isspace() for c in text):
-        raise PlanestrikeError(f"'{text}' is not an agent spec, a model file or an adb serial")
-    return f"device:{text}"  # adb serials are single words (emulator-5554, R58M12345AB, 192.168.1.7:5555)
+    if not ADB_SERIAL.fullmatch(text):
+        raise PlanestrikeError(f"'{text[:60]}' is not an agent spec, a model file or an adb serial: try "
+                               "tflite:int8, a path to a .tflite file, or emulator-5554")
+    return f"device:{text}"
 
 
 def available_choices() -> list[str]:
@@ -96,11 +104,11 @@ class AgentDialog(ModalScreen[str | None]):
             slot = self.roster.get(spec)
             if slot is not None and not self.offer_loaded:
                 continue  # already has a panel
-            label = slot.title if slot else choice_title(spec)
+            label = escape(slot.title if slot else choice_title(spec))
             description = KIND_DESCRIPTIONS.get(spec)
             note = f"  [dim]{description}[/dim]" if description else ""
             if slot is not None and slot.state is SlotState.FAILED:
-                note += f"  [dim]unavailable: {slot.error}[/dim]"
+                note += f"  [dim]unavailable: {escape(slot.error or '')}[/dim]"
             elif slot is not None and slot.state is SlotState.LOADING:
                 note += "  [dim]loading[/dim]"
             if spec == self.current:
@@ -144,8 +152,8 @@ class PanelChoiceDialog(ModalScreen[str | None]):
 
     @staticmethod
     def describe(slot: AgentSlot) -> str:
-        spec = slot.spec if model_name(slot.spec) and ":" in slot.spec else ""
-        return f"{slot.title}  [dim]{spec}[/dim]" if spec else slot.title
+        spec = slot.spec if ":" in slot.spec else ""  # a file or a phone: say which
+        return f"{escape(slot.title)}  [dim]{escape(spec)}[/dim]" if spec else escape(slot.title)
 
     @on(OptionList.OptionSelected)
     def chosen(self, event: OptionList.OptionSelected) -> None:

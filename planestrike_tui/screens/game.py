@@ -28,7 +28,8 @@ from planestrike_tui.messages import AgentFailed, AgentLoaded, ThoughtFailed, Th
 from planestrike_tui.roster import MAX_PANELS, AgentSlot, canonical_spec as canonical, Position, Roster, SlotState, Thought, one_line
 from planestrike_tui.widgets.agent_panel import AgentPanel
 from planestrike_tui.widgets.board import BoardView, BoardWidget
-from planestrike_tui.widgets.comparison_strip import Agreement, ComparisonStrip, Row, relation, versus
+from planestrike_tui.widgets.comparison_strip import (Agreement, ComparisonStrip, Row, as_strike_distributions,
+                                                      relation, versus)
 from planestrike_tui.widgets.heatmap import Numbers
 
 # Seconds between spectator moves, slowest first; + and - step through them.
@@ -265,8 +266,14 @@ class GameScreen(Screen):
         for spec, thought in thoughts.items():
             if spec != self.reference and self.recorded.get(spec) != thought.position:
                 self.recorded[spec] = thought.position
-                self.agreements.setdefault(spec, Agreement()).record(versus(thought, reference, board),
-                                                                     thought.position.strikes + 1)
+                result = versus(thought, reference, board, normalise=self.mixes_scales(spec))
+                self.agreements.setdefault(spec, Agreement()).record(result, thought.position.strikes + 1)
+
+    def mixes_scales(self, spec: str) -> bool:
+        """Whether ``spec`` and the reference give different kinds of numbers (hit probabilities against strike
+        probabilities): they are then compared as strike distributions (``engine.policy_distance``)."""
+        slot, reference = self.roster.get(spec), self.roster.get(self.reference)
+        return bool(slot and reference) and slot.gives_hit_probabilities != reference.gives_hit_probabilities
 
     def draw_panels(self, only: str | None = None) -> None:
         """Every panel (or just ``only``'s) with an answer for this position: its probabilities, or in the
@@ -285,7 +292,11 @@ class GameScreen(Screen):
             if thought is None:
                 panel.refresh_state()
             elif self.difference_view and reference is not None and spec != self.reference:
-                panel.show_difference(board, thought, reference, reference_slot.short_title)
+                if self.mixes_scales(spec):
+                    thought, reference_now = as_strike_distributions(thought, reference, board)
+                else:
+                    reference_now = reference
+                panel.show_difference(board, thought, reference_now, reference_slot.short_title)
             else:
                 panel.show_thought(board, thought)
 
@@ -302,7 +313,8 @@ class GameScreen(Screen):
                 if spec == self.reference or slot.state is SlotState.FAILED:
                     continue
                 thought = thoughts.get(spec)
-                result = versus(thought, reference, board) if thought and reference else None
+                result = (versus(thought, reference, board, normalise=self.mixes_scales(spec))
+                          if thought and reference else None)
                 rows.append(Row(slot, result, self.agreements.get(spec, Agreement()),
                                 relation(slot, reference_slot)))
         latencies = {self.roster.slots[spec].short_title: t.latency_s for spec, t in thoughts.items()}
@@ -315,6 +327,7 @@ class GameScreen(Screen):
             self.reference = self.default_reference()
             self.agreements.clear()
             self.recorded.clear()
+            self.record_agreements()
         container = self.query_one("#panels")
         panels = self.panels
         opponent = panels.get(self.roster.opponent)
@@ -430,9 +443,9 @@ class GameScreen(Screen):
         elif self.placing:
             lines.append("[b]Placing your plane[/b]: arrows move it, [b]r[/b] turns it, [b]enter[/b] confirms.")
         elif self.seats[match.to_move] is None:
-            lines.append("Your turn: strike with arrows + enter, or click a cell.")
+            lines.append("Your turn: arrows + enter, or click a cell.")
             if match.boards[0].strikes == 0:
-                lines.append("[dim]p: move your plane first[/dim]")
+                lines.append("[dim]p: place your plane[/dim]")
         else:
             spec = self.seats[match.to_move]
             slot = self.roster.get(spec)
@@ -605,6 +618,9 @@ class GameScreen(Screen):
     def action_add_panel(self) -> None:
         from planestrike_tui.screens.agent_dialog import AgentDialog
 
+        if len(self.roster.slots) >= MAX_PANELS:
+            self.notify(f"At most {MAX_PANELS} panels: remove one first (x).", severity="warning")
+            return
         self.app.push_screen(AgentDialog.for_panel(self.roster), self.panel_chosen)
 
     def panel_chosen(self, spec: str | None) -> None:
@@ -680,11 +696,16 @@ class GameScreen(Screen):
             self.new_game()
             return
         first, second = self.spectator_pair()
-        for kind in (first, second):
-            slot = self.roster.get(kind)
-            if slot is None or slot.state is SlotState.FAILED:
-                self.notify(f"{self.name_of(kind)} is not available for spectator mode.", severity="warning")
+        for spec in (first, second):
+            slot = self.roster.get(spec)
+            if slot is not None and slot.state is SlotState.FAILED:
+                self.notify(f"{self.name_of(spec)} is not available for spectator mode.", severity="warning")
                 return
+            if slot is None:  # a player needs its panel: shown while it plays, like an opponent's
+                slot = self.roster.add(spec, pinned=False)
+                self.query_one("#panels").mount(AgentPanel(slot))
+                self.start_loading(slot)
+        self.call_after_refresh(self.panels_changed)
         self.spectating = True
         self.seats = (first, second)
         self.autoplay = self.set_interval(SPECTATOR_DELAYS[self.delay_index], self.autoplay_tick)
@@ -693,6 +714,11 @@ class GameScreen(Screen):
     def stop_spectating(self) -> None:
         self.spectating = False
         self.seats = (None, self.roster.opponent)
+        for spec, slot in list(self.roster.slots.items()):  # a player's panel added for spectating goes
+            if not slot.pinned and spec != self.roster.opponent:
+                self.roster.remove(spec)
+                self.unmount_panel(spec)
+                self.call_after_refresh(self.panels_changed)
         if self.autoplay is not None:
             self.autoplay.stop()
             self.autoplay = None

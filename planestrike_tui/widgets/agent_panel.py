@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.markup import escape
 from textual.widgets import Static
 
 from engine.rules import cell_name
@@ -49,7 +50,8 @@ class AgentPanel(Vertical):
 
     def refresh_state(self) -> None:
         slot = self.slot
-        self.border_title = slot.title if self.difference_of is None else f"Δ {slot.title}"
+        title = escape(slot.title)  # a spec is the person's text: "[b]" in it is not markup
+        self.border_title = title if self.difference_of is None else f"Δ {title}"
         self.set_class(slot.state is SlotState.LOADING, "-loading")
         self.set_class(slot.state is SlotState.FAILED, "-failed")
         self.set_class(slot.state is SlotState.READY, "-ready")
@@ -75,7 +77,7 @@ class AgentPanel(Vertical):
             return "ready"
         if self.difference_of is not None:
             reference = self.heatmap.reference_choice
-            return f"Δlog p vs {self.difference_of} · ◆ {cell_name(choice)} ◇ {cell_name(reference)}"
+            return f"Δlog p · ◆ {cell_name(choice)} ◇ {cell_name(reference)}"  # the strip names the reference
         return f"{'p(hit)' if self.slot.gives_hit_probabilities else 'p(strike)'} {cell_name(choice)}"
 
     def set_subtitle(self, detail: str) -> None:

@@ -11,14 +11,14 @@ model of the reference at all (the hunter), just choose differently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.policy_distance import kl_divergence
+from engine.policy_distance import kl_divergence, strike_distribution
 from engine.rules import cell_name
 from planestrike_tui.roster import AgentSlot, Thought, model_name
 
@@ -56,7 +56,18 @@ class Versus:
         return self.choice == self.reference_choice
 
 
-def versus(thought: Thought, reference: Thought, board: np.ndarray) -> Versus:
+def as_strike_distributions(thought: Thought, reference: Thought, board: np.ndarray) -> tuple[Thought, Thought]:
+    """Both answers as strike distributions over the untried cells: how the hunter's hit probabilities (they sum
+    to 8) and a policy's strike probabilities (they sum to 1) can be set side by side."""
+    both = strike_distribution(np.stack([thought.probabilities, reference.probabilities]), np.stack([board, board]))
+    return replace(thought, probabilities=both[0]), replace(reference, probabilities=both[1])
+
+
+def versus(thought: Thought, reference: Thought, board: np.ndarray, *, normalise: bool = False) -> Versus:
+    """``normalise``: compare strike distributions, for answers on different scales (see
+    ``as_strike_distributions``)."""
+    if normalise:
+        thought, reference = as_strike_distributions(thought, reference, board)
     diff = float(np.max(np.abs(thought.probabilities.astype(np.float64) - reference.probabilities)))
     kl = max(0.0, float(kl_divergence(reference.probabilities[None], thought.probabilities[None], board[None])[0]))  # not -1e-17
     return Versus(diff, kl, thought.choice, reference.choice)
@@ -70,8 +81,11 @@ class Agreement:
     same: int = 0
     worst_diff: float = 0.0
     worst_strike: int = 0  # the strike number (1 = the first) of the position where the difference was largest
+    first_strike: int = 0  # the first position counted: later than 1 when the reference changed mid-game
 
     def record(self, result: Versus, strike: int) -> None:
+        if self.moves == 0:
+            self.first_strike = strike
         self.moves += 1
         self.same += result.same_choice
         if result.max_abs_diff > self.worst_diff or self.moves == 1:
@@ -117,8 +131,9 @@ def describe_game(agreement: Agreement) -> Content:
     if agreement.moves == 0:
         return Content("")
     share = agreement.same / agreement.moves
+    span = "game" if agreement.first_strike <= 1 else f"since strike {agreement.first_strike}"
     return Content.from_markup(
-        "game $same/$moves same ($share), worst $worst at strike $strike", same=str(agreement.same),
+        "$span $same/$moves same ($share), worst $worst at strike $strike", span=span, same=str(agreement.same),
         moves=str(agreement.moves), share=f"{share:.0%}", worst=format_difference(agreement.worst_diff),
         strike=str(agreement.worst_strike))
 
