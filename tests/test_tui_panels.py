@@ -224,3 +224,16 @@ async def test_after_a_new_reference_the_strip_counts_since_that_strike():
         game.set_reference("tflite")
         strip = str(game.query_one("#comparison").render())
         assert "since strike 2 1/1 same" in strip and "Against LiteRT planestrike" in strip
+
+
+@pytest.mark.parametrize("count", [1, 3, 6])
+async def test_every_panel_and_the_strip_fit_140x45_without_scrolling(count):
+    panels = ("flax", "tflite", "tflite:float16", "tflite:int8", "hunter", "random")[:count]
+    app = make_app(panels=panels, opponent=panels[0])
+    async with app.run_test(size=(140, 45)) as pilot:
+        await wait_for_agents(pilot, timeout=120)
+        game = app.game
+        assert len(game.panels) == count
+        for widget in (*game.panels.values(), game.query_one("#comparison"), game.query_one("#status")):
+            assert widget.region.bottom <= 44 and widget.region.right <= 140, widget
+        assert game.query_one("#main").max_scroll_y == 0
