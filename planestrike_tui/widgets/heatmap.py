@@ -223,7 +223,7 @@ class Heatmap(Widget):
                 return "◆"
             return "◇" if action == self.reference_choice else ""
         rank = int(self.ranks[action])
-        if 0 < rank <= MARKED_RANKS:
+        if 0 < rank <= MARKED_RANKS and self.probabilities[action] > 0:  # a cell given 0 is nobody's choice
             return str(rank)
         return "◆" if action == self.choice else ""  # a sampling agent may choose an unlikely cell
 
