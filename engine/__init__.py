@@ -1,6 +1,6 @@
 """The game engine: exact rules, reference agents and evaluation. Imports only numpy and the standard library."""
 
-from engine.agents import Agent, HunterAgent, RandomAgent, masked_argmax
+from engine.agents import Agent, HunterAgent, OptimalAgent, RandomAgent, masked_argmax
 from engine.errors import BadAgentSpec, PlanestrikeError
 from engine.evaluation import EvalReport, evaluate, play_games
 from engine.game import Game
@@ -11,7 +11,7 @@ from engine.specs import AgentKind, agent_kinds, parse_agent_spec
 
 __all__ = [
     "Agent", "AgentKind", "BadAgentSpec", "BOARD_SIZE", "CELL_COUNT", "EvalReport", "Game", "HIT", "Heading",
-    "HunterAgent", "MISS", "Match", "MatchRecord", "Outcome", "PLACEMENTS", "PLACEMENT_COUNT", "PLACEMENT_KINDS",
-    "PLANE_SIZE", "PlanestrikeError", "RandomAgent", "UNTRIED", "agent_kinds", "draw_placements", "evaluate",
-    "masked_argmax", "parse_agent_spec", "placement_probabilities", "play_games", "play_match",
+    "HunterAgent", "MISS", "Match", "MatchRecord", "OptimalAgent", "Outcome", "PLACEMENTS", "PLACEMENT_COUNT",
+    "PLACEMENT_KINDS", "PLANE_SIZE", "PlanestrikeError", "RandomAgent", "UNTRIED", "agent_kinds", "draw_placements",
+    "evaluate", "masked_argmax", "parse_agent_spec", "placement_probabilities", "play_games", "play_match",
 ]

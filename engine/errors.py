@@ -7,3 +7,8 @@ class PlanestrikeError(Exception):
 
 class BadAgentSpec(PlanestrikeError):
     """An agent spec (``--agent hunter``, ``tflite:model.tflite``...) that cannot be parsed or loaded."""
+
+
+class BadBoard(PlanestrikeError):
+    """A board that is not a position of the game: cells that are not untried/hit/miss, the wrong size, or hits and
+    misses that no placement of the plane agrees with."""

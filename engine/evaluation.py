@@ -28,8 +28,11 @@ from engine.rules import CELL_COUNT, HIT, MISS, PLACEMENT_COUNT, PLACEMENTS, PLA
 GAMES_PER_BATCH = 1 << 16
 
 
-def play_games(agent: Agent, placements: np.ndarray) -> np.ndarray:
-    """Play one game per placement index with ``agent``; return each game's length (strikes, int)."""
+def play_games(agent: Agent, placements: np.ndarray,
+               on_strike: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None) -> np.ndarray:
+    """Play one game per placement index with ``agent``; return each game's length (strikes, int).
+    ``on_strike(games, cells, hits)``, if given, hears every lockstep round: which games (indices into
+    ``placements``) struck which cells, and which were hits (``engine.regret`` follows each game's path)."""
     placements = np.asarray(placements, dtype=np.int64)
     planes = PLACEMENTS.masks[placements]
     boards = np.full((len(placements), CELL_COUNT), UNTRIED, dtype=np.float32)
@@ -44,6 +47,8 @@ def play_games(agent: Agent, placements: np.ndarray) -> np.ndarray:
             raise PlanestrikeError(f"agent {agent.name} struck a cell that was already tried: it breaks the rules")
         hit = planes[active, actions]
         boards[active, actions] = np.where(hit, HIT, MISS)
+        if on_strike is not None:
+            on_strike(active, actions, hit)
         hits[active] += hit
         lengths[active] += 1
         active = active[hits[active] < PLANE_SIZE]

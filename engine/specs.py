@@ -1,9 +1,9 @@
 """Agent specs: the one place that turns ``--agent SPEC`` strings into agents.
 
 A spec is ``KIND`` or ``KIND:ARGUMENT`` (split at the first colon, so ``device:127.0.0.1:5037`` works). The
-engine registers ``random`` and ``hunter``; other packages add kinds through the ``planestrike.agents`` entry
-point group in ``pyproject.toml``, each naming an ``AgentKind`` object. That keeps this module free of any ML
-or device code: a kind's module is imported only when its spec is used.
+engine registers ``random``, ``hunter`` and ``optimal``; other packages add kinds through the ``planestrike.agents``
+entry point group in ``pyproject.toml``, each naming an ``AgentKind`` object. That keeps this module free of any
+ML or device code: a kind's module is imported only when its spec is used.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from engine.agents import Agent, HunterAgent, RandomAgent
+from engine.agents import Agent, HunterAgent, OptimalAgent, RandomAgent
 from engine.errors import BadAgentSpec
 
 ENTRY_POINT_GROUP = "planestrike.agents"
@@ -36,6 +36,7 @@ class AgentKind:
 BUILTIN_KINDS = (
     AgentKind("random", "random", "uniform over untried cells (seeded)", lambda argument, seed: RandomAgent(seed)),
     AgentKind("hunter", "hunter", "exact greedy Bayesian agent", lambda argument, seed: HunterAgent()),
+    AgentKind("optimal", "optimal", "exact Bayes-optimal play (12.05)", lambda argument, seed: OptimalAgent()),
 )
 
 
