@@ -44,13 +44,14 @@ class PlanestrikeApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand("New game", "Start a new game against the current opponent", self.game.action_new_game)
         game = self.game
-        for spec in available_choices():
+        choices = available_choices()  # reads the installed agent kinds: once per palette, not per list
+        for spec in choices:
             title = choice_title(spec)
             yield SystemCommand(f"Opponent: {title}", f"Play against {title} (starts a new game)",
                                 lambda spec=spec: game.set_opponent(spec))
         yield SystemCommand("Opponent: choose…", "Pick an opponent, a model file, or a phone by its adb serial",
                             game.action_choose_opponent)
-        for spec in available_choices():
+        for spec in choices:
             if spec not in self.roster.slots:
                 title = choice_title(spec)
                 yield SystemCommand(f"Add panel: {title}", f"Show {title}'s answers beside the others",

@@ -714,11 +714,12 @@ class GameScreen(Screen):
     def stop_spectating(self) -> None:
         self.spectating = False
         self.seats = (None, self.roster.opponent)
-        for spec, slot in list(self.roster.slots.items()):  # a player's panel added for spectating goes
-            if not slot.pinned and spec != self.roster.opponent:
-                self.roster.remove(spec)
-                self.unmount_panel(spec)
-                self.call_after_refresh(self.panels_changed)
+        added = [spec for spec, slot in self.roster.slots.items() if not slot.pinned and spec != self.roster.opponent]
+        for spec in added:  # a player's panel added for spectating goes
+            self.roster.remove(spec)
+            self.unmount_panel(spec)
+        if added:
+            self.call_after_refresh(self.panels_changed)
         if self.autoplay is not None:
             self.autoplay.stop()
             self.autoplay = None
