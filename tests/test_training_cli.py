@@ -14,6 +14,7 @@ import numpy as np
 from planestrike_tui.cli import main
 from training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
+from training.finetune import params_sha256
 from training.learner import init_train_state
 
 PLANESTRIKE = str(Path(sys.executable).with_name("planestrike"))
@@ -133,3 +134,31 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_finite_state(tmp
     assert f"the last finite state (update 7) is in {tmp_path / 'checkpoint.msgpack'}" in lines[0]
     kept = load_checkpoint(tmp_path)  # loads: every weight finite
     assert kept.step == 7 and all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(kept.params))
+
+
+def test_a_fine_tuning_run_starts_from_the_checkpoint_and_records_the_whole_recipe(tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    small = ["--batch-size", "16", "--hidden", "16", "--progress", "jsonl"]
+    assert main(["train", "--games", "32", "--seed", "1", "--out", str(first), *small]) == 0
+    assert main(["train", "--init", str(first / "checkpoint.msgpack"), "--games", "32", "--explore", "0.5",
+                 "--seed", "2", "--out", str(second), *small[:2], "--progress", "jsonl"]) == 0
+    capsys.readouterr()
+    source, tuned = load_checkpoint(first / "checkpoint.msgpack"), load_checkpoint(second / "checkpoint.msgpack")
+    init = tuned.config.init
+    assert init is not None and init.step == source.step and tuned.config.model == source.config.model, \
+        "the network's shape is the checkpoint's when --hidden is not given"
+    assert init.params_sha256 == params_sha256(source.params) != params_sha256(tuned.params), "it trained from there"
+    stages = tuned.config.stages(str(second))
+    assert len(stages) == 2 and stages[0] == f"{source.config.command()} --out {first}"
+    assert "--init" in stages[1] and "--explore 0.5" in stages[1]
+
+
+def test_init_refuses_resume_and_a_different_network(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--games", "16", "--batch-size", "16", "--hidden", "16", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--init", str(run), "--resume", str(run)]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert main(["train", "--init", str(run), "--hidden", "32", "--games", "16", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "its network is [16], not [32]" in err and err.count("\n") == 1

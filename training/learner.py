@@ -50,6 +50,14 @@ _LATER_IN_BLOCK = jnp.triu(jnp.ones((BACKWARD_MOVES, BACKWARD_MOVES), jnp.float3
 _CUMULATIVE = jnp.triu(jnp.ones((CELL_COUNT, CELL_COUNT), jnp.float32))
 # fold_in data that derives the tried-mass term's random-play boards from an update's key (the rollout splits it).
 _RANDOM_BOARDS_STREAM = 1
+# fold_in data for the exploring games' choice and move of deviation (``--explore``).
+_EXPLORE_STREAM = 2
+# An exploring game deviates at a uniformly random move among the first EXPLORE_MOVES: optimal games last 8-17
+# strikes, and the decisions a trained policy gets wrong come after 3-6 of them (docs/training.md).
+EXPLORE_MOVES = 12
+DEVIATION_CHANCE = 0.25
+# deviates_at of a game that does not explore: before the first move, so every move is trained.
+_NO_DEVIATION = -1
 
 
 class TrainState(NamedTuple):
@@ -114,6 +122,9 @@ class Trajectories(NamedTuple):
     hidden: list[jax.Array]  # float32 [64, B, H] per hidden layer: the activations (after relu) at each move
     logits: jax.Array  # float32 [64, B, 64]: the raw (unmasked) logits at each move
     log_normalisers: jax.Array  # float32 [64, B]: logsumexp of each move's logits over its legal cells
+    # int32 [B]: the move at which an exploring game struck a cell other than the policy's first choice
+    # (``_NO_DEVIATION`` for the others); that move and the ones before it are not trained on.
+    deviates_at: jax.Array
 
     def move_buffers(self) -> "MoveBuffers":
         """The per-move arrays, for the next rollout to write into."""
@@ -143,9 +154,23 @@ def empty_move_buffers(params, batch_size: int) -> MoveBuffers:
                        buffer(widths[-1]), buffer())
 
 
-def rollout(params, key: jax.Array, batch_size: int, buffers: MoveBuffers | None = None) -> Trajectories:
+def exploring_deviations(key: jax.Array, batch_size: int, explore: float) -> jax.Array:
+    """bool [EXPLORE_MOVES, B]: the moves at which each game deviates from the policy. ``explore`` of the games
+    explore, and each of their first ``EXPLORE_MOVES`` moves deviates with probability ``DEVIATION_CHANCE``."""
+    chosen_key, move_key = jax.random.split(key)
+    exploring = jax.random.uniform(chosen_key, (batch_size,)) < explore
+    return exploring[None, :] & (jax.random.uniform(move_key, (EXPLORE_MOVES, batch_size)) < DEVIATION_CHANCE)
+
+
+def rollout(params, key: jax.Array, batch_size: int, buffers: MoveBuffers | None = None,
+            deviations: jax.Array | None = None) -> Trajectories:
     """Play ``batch_size`` games to the end with the current policy, keeping what the gradient needs (in
-    ``buffers`` when given: see ``MoveBuffers``)."""
+    ``buffers`` when given: see ``MoveBuffers``).
+
+    ``deviates_at`` (exploring starts, ``--explore``): at that move a game strikes a cell sampled from the policy
+    with its most likely cell taken out (when another is legal), so that the positions just off the policy's own
+    path, which it otherwise almost never reaches, are played from and learned. ``policy_gradient`` then trains
+    only on that game's later moves: they are on-policy from the position the deviation made."""
     layers = incremental_mlp.dense_layers(params)
     placement_key, move_key = jax.random.split(key)
     placements = jax.random.randint(placement_key, (batch_size,), 0, PLACEMENT_COUNT)
@@ -155,6 +180,13 @@ def rollout(params, key: jax.Array, batch_size: int, buffers: MoveBuffers | None
     # Drawn for the whole rollout at once: on CPU, threefry is a rolled loop that costs as much for 512 numbers
     # as for 32,768, so one draw per move spent about a tenth of the update on random bits.
     all_uniforms = 1.0 - jax.random.uniform(move_key, (CELL_COUNT, batch_size))
+    explores = deviations is not None  # a Python branch: without it the rollout compiles exactly as before
+    if explores:  # the last deviating move of each game
+        moves = jnp.arange(EXPLORE_MOVES)[:, None]
+        deviates_at = jnp.max(jnp.where(deviations, moves, _NO_DEVIATION), axis=0).astype(jnp.int32)
+        deviations = jnp.concatenate([deviations, jnp.zeros((CELL_COUNT - EXPLORE_MOVES, batch_size), bool)])
+    else:
+        deviates_at = jnp.full((batch_size,), _NO_DEVIATION, jnp.int32)
     carry = (jnp.int32(0), jax.vmap(env.reset_to)(placements), first_layer, buffers)
 
     def unfinished(carry):
@@ -167,8 +199,12 @@ def rollout(params, key: jax.Array, batch_size: int, buffers: MoveBuffers | None
         hidden, logits = incremental_mlp.head(layers, preactivation)
         # Not masked_logits: a finished game, with no legal cell, samples from all-equal logits, and its strike
         # changes nothing. One reduction less per move.
-        action, log_normaliser = sample_actions(jnp.where(states.legal_action_mask, logits, _MASKED_LOGIT),
-                                                all_uniforms[t])
+        legal = states.legal_action_mask
+        if explores:  # the deviating games drop their top cell, if another one is legal
+            top = jnp.argmax(jnp.where(legal, logits, _MASKED_LOGIT), axis=-1)
+            deviate = deviations[t] & (legal.sum(axis=-1) > 1)
+            legal = legal & ~(deviate[:, None] & (jnp.arange(CELL_COUNT) == top[:, None]))
+        action, log_normaliser = sample_actions(jnp.where(legal, logits, _MASKED_LOGIT), all_uniforms[t])
         new_states, hit = jax.vmap(env.step)(states, action)
         # The struck cell's new value: 0 when nothing changed (a finished game), else the hit or miss mark.
         change = (new_states.strikes - states.strikes) * jnp.where(hit, HIT, MISS).astype(jnp.float32)
@@ -178,13 +214,15 @@ def rollout(params, key: jax.Array, batch_size: int, buffers: MoveBuffers | None
 
     _, states, _, kept = jax.lax.while_loop(unfinished, move, carry)
     return Trajectories(kept.actions, kept.hits, states.strikes, states.board, kept.hidden, kept.logits,
-                        kept.log_normalisers)
+                        kept.log_normalisers, deviates_at)
 
 
-def advantages(config: TrainConfig, trajectories: Trajectories) -> tuple[jax.Array, jax.Array]:
-    """Normalised discounted reward-to-go for every move, and the mask of moves that were played. [64, B] each."""
+def advantages(config: TrainConfig, trajectories: Trajectories) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Normalised discounted reward-to-go for every trained move, the mask of moves that were played and the mask
+    of those trained on (all of them, less an exploring game's moves up to its deviation). [64, B] each."""
     moves = jnp.arange(CELL_COUNT)[:, None]
     valid = moves < trajectories.lengths[None, :]
+    trained = valid & (moves > trajectories.deviates_at[None, :])
     rewards = jnp.where(trajectories.hits, config.hit_reward, config.miss_reward) * valid
 
     def discount(future, reward):
@@ -192,10 +230,10 @@ def advantages(config: TrainConfig, trajectories: Trajectories) -> tuple[jax.Arr
         return ret, ret
 
     _, returns = jax.lax.scan(discount, jnp.zeros(rewards.shape[1]), rewards, reverse=True)
-    count = valid.sum()
-    mean = jnp.sum(returns * valid) / count
-    std = jnp.sqrt(jnp.sum(((returns - mean) * valid) ** 2) / count)
-    return jnp.where(valid, (returns - mean) / (std + 1e-8), 0.0), valid
+    count = trained.sum()
+    mean = jnp.sum(returns * trained) / count
+    std = jnp.sqrt(jnp.sum(((returns - mean) * trained) ** 2) / count)
+    return jnp.where(trained, (returns - mean) / (std + 1e-8), 0.0), valid, trained
 
 
 def strike_moves(trajectories: Trajectories, valid: jax.Array) -> jax.Array:
@@ -247,9 +285,9 @@ def policy_gradient(config: TrainConfig, params, trajectories: Trajectories):
     the first kernel's gradient needs, for each strike, the sum of the pre-activation gradients of all later
     moves, which is carried from block to block."""
     layers = incremental_mlp.dense_layers(params)
-    advantage, valid = advantages(config, trajectories)
+    advantage, valid, trained = advantages(config, trajectories)
     struck = strike_moves(trajectories, valid)
-    scale = jnp.where(valid, -1.0 / valid.sum(), 0.0)  # the loss is -mean over valid moves of the objective
+    scale = jnp.where(trained, -1.0 / trained.sum(), 0.0)  # the loss is -mean over trained moves of the objective
     # The value each move's strike left on its cell (0 for moves after the game ended). [64, B]
     struck_values = jnp.take_along_axis(trajectories.final_boards, trajectories.actions.T, axis=1).T * valid
     blocks = (trajectories.lengths.max() + BACKWARD_MOVES - 1) // BACKWARD_MOVES
@@ -378,7 +416,11 @@ class TrainChunk:
     def _update(self, state: TrainState, buffers: MoveBuffers) -> tuple[TrainState, jax.Array, MoveBuffers]:
         config = self.config
         key = jax.random.fold_in(state.rng_key, state.step)
-        trajectories = rollout(state.params, key, config.batch_size, buffers)
+        deviations = None
+        if config.explore:  # 0 leaves the random streams and the update without exploration intact
+            deviations = exploring_deviations(jax.random.fold_in(key, _EXPLORE_STREAM), config.batch_size,
+                                              config.explore)
+        trajectories = rollout(state.params, key, config.batch_size, buffers, deviations)
         grads = policy_gradient(config, state.params, trajectories)
         if config.tried_mass_weight:  # weight 0 leaves the random streams and the update of plain REINFORCE intact
             apply = config.model.build().apply

@@ -24,7 +24,7 @@ from engine.evaluation import evaluate
 from training.checkpoint import BEST_NAME, CHECKPOINT_NAME, Checkpoint, CheckpointError, save_checkpoint
 from training.config import UPDATES, TrainConfig
 from training.flax_agent import FlaxAgent
-from training.learner import TrainState, init_train_state, make_train_chunk
+from training.learner import TrainState, init_train_state, make_optimizer, make_train_chunk
 from training.signals import stop_on_signals
 
 MAX_CHUNK_UPDATES = 64  # static bound of one compiled chunk; the loop picks n <= this per call
@@ -80,7 +80,7 @@ class TrainResult:
 def compiled_chunk(config: TrainConfig):
     """The jitted chunk for ``config``. Cached on the settings that shape it (not the budget, not the seed, which
     lives in the state's RNG key), so a resumed or repeated run in the same process reuses the compiled code."""
-    return _compiled_chunk(config.replace(games=None, minutes=None, seed=0))
+    return _compiled_chunk(config.replace(games=None, minutes=None, seed=0, init=None))
 
 
 @functools.lru_cache(maxsize=4)
@@ -134,6 +134,7 @@ def train(
     out: Path,
     *,
     resume: Checkpoint | None = None,
+    init_params: dict | None = None,
     options: LoopOptions = LoopOptions(),
     on_progress: Callable[[Progress], None] = lambda progress: None,
     handle_signals: bool = True,
@@ -147,6 +148,9 @@ def train(
     a stopped run's last state beats them all does that state become the best, so ``best.msgpack`` is never
     worse than the model the run ends with.
 
+    ``init_params``: a fine-tuning run's starting parameters (``config.init`` says where they came from; see
+    ``training.finetune``); the optimiser state starts fresh and the RNG key comes from the seed, as in a new run.
+
     ``stop``: a list someone else fills to ask for a stop (``training.signals.stop_on_signals``); without it,
     ``handle_signals`` installs the handlers for the duration of the run. A stop request is honoured within about
     ``options.stop_grace_s`` even while a chunk is still compiling or running: the chunk runs in a worker thread
@@ -156,7 +160,7 @@ def train(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    state, games, elapsed_before, metrics = _initial_state(config, resume)
+    state, games, elapsed_before, metrics = _initial_state(config, resume, init_params)
     chunk = compiled_chunk(config)
     writer = _tensorboard_writer(out) if options.tensorboard else None
     owns_signals = handle_signals and stop is None
@@ -257,9 +261,14 @@ def _run_chunk(chunk, state: TrainState, n: int, stop: list[str], grace_s: float
     return result[0]
 
 
-def _initial_state(config: TrainConfig, resume: Checkpoint | None) -> tuple[TrainState, int, float, dict]:
+def _initial_state(config: TrainConfig, resume: Checkpoint | None,
+                   init_params: dict | None = None) -> tuple[TrainState, int, float, dict]:
     if resume is None:
-        return init_train_state(config), 0, 0.0, {}
+        state = init_train_state(config)
+        if init_params is not None:  # fine-tuning: the given parameters, a fresh Adam state, the seed's key
+            params = jax.tree_util.tree_map(jax.numpy.asarray, init_params)
+            state = state._replace(params=params, opt_state=make_optimizer(config).init(params))
+        return state, 0, 0.0, {}
     if resume.opt_state is None:
         raise CheckpointError(f"cannot resume {resume.path}: it holds no optimiser state (a policy-only checkpoint)")
     state = TrainState(

@@ -26,6 +26,8 @@ _NUMBERS = (
     ("--entropy", "entropy", "W", "weight of the entropy bonus"),
     ("--tried-mass-weight", "tried_mass_weight", "W", "weight of the loss term that keeps the raw softmax's mass "
      "off tried cells"),
+    ("--explore", "explore", "SHARE", "share of each batch's games that sometimes strike a cell other than the "
+     "policy's first choice (each of their first 12 moves with chance 1/4), trained only after the last such move"),
     ("--seed", "seed", "S", "seed of the whole run"),
 )
 _CONFIG_OPTIONS = ("games", "minutes", "hidden", *(field for _, field, _, _ in _NUMBERS))
@@ -65,6 +67,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                         f"{','.join(map(str, defaults.model.hidden))}, the reference network)")
     parser.add_argument("--out", type=path, metavar="DIR", help=f"run directory (default: {DEFAULT_OUT}, or the --resume DIR)")
     parser.add_argument("--resume", type=path, metavar="DIR", help="continue the run saved in DIR")
+    parser.add_argument("--init", type=path, metavar="CHECKPOINT",
+                        help="fine-tune: start from this checkpoint's parameters (a file, or a run directory for its "
+                        "checkpoint.msgpack) with a fresh optimiser, instead of random ones; the run records the "
+                        "commands that made it, so a bundle made from it stays reproducible from scratch")
     parser.add_argument("--progress", choices=("bar", "jsonl"), default="bar",
                         help="a progress bar, or one JSON object per line for programs (default: bar)")
     parser.set_defaults(run=run)
@@ -99,6 +105,10 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
         fields.setdefault("minutes", None)
     requested = TrainConfig(**fields)
 
+    init_params = None
+    if args.resume is not None and args.init is not None:
+        raise PlanestrikeError("--init starts a new run from a checkpoint's parameters and --resume continues a run: "
+                               "give one of them")
     if args.resume is not None:
         checkpoint = load_checkpoint(args.resume)
         config = resume_config(checkpoint, requested, set(fields))
@@ -106,6 +116,12 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
     else:
         checkpoint, config = None, requested
         out = args.out or DEFAULT_OUT
+        if args.init is not None:
+            from training.finetune import fine_tuning_config, init_from
+
+            init, source = init_from(args.init)
+            config = fine_tuning_config(requested, init, source, model_given="model" in fields)
+            init_params = source.params
     if out.resolve().is_relative_to(ASSETS_DIR):
         raise PlanestrikeError(f"{out} is planestrike's bundled assets folder, not a run directory: give --out DIR "
                                "for the run (the bundled files stay as they are)")
@@ -119,7 +135,8 @@ def _train(args: argparse.Namespace, stop: list[str]) -> int:
     display = _JsonLines(config, checkpoint) if args.progress == "jsonl" else _Bar(config)
     try:
         with display:
-            result = train(config, out, resume=checkpoint, on_progress=_or_stop(display.update, stop), stop=stop)
+            result = train(config, out, resume=checkpoint, init_params=init_params,
+                           on_progress=_or_stop(display.update, stop), stop=stop)
     except OSError as error:  # the run directory became unwritable (disk full, permissions...)
         kept = "; the last checkpoint there is intact" if (out / CHECKPOINT_NAME).is_file() else ""
         raise PlanestrikeError(f"cannot write to {out}: {error.strerror or error}{kept}") from None
