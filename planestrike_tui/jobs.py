@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-
 # The CLI prints failures as "planestrike: error: MESSAGE" (argparse: "planestrike train: error: ...").
 _CLI_ERROR_PREFIX = re.compile(r"^planestrike(?: \w+)?: error: ")
 

@@ -1,9 +1,16 @@
-"""Fixtures shared by the test files that talk to the virtual phone (test_device_*, test_tui_devices)."""
+"""Fixtures shared by the test files that talk to the virtual phone (test_device_*, test_tui_devices), and one for
+the whole suite: game records go to the test's own folder, never the real home."""
 
 import pytest
 
 from device_helpers import make_key, phone_in_thread, trust
 from devicelink.session import DeviceSession, SessionConfig
+
+
+@pytest.fixture(autouse=True)
+def private_data_home(tmp_path, monkeypatch):
+    """Every test (and every process it starts) keeps game records and screenshots under its tmp_path."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,18 @@ real protocol. Workers are awaited through their handles: `pilot.press()` may re
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
+import time
 
 import pytest
 from textual.app import App
 from textual.widgets import Input, ProgressBar, Static
 
-from devicelink import layout
+from devicelink import known_devices, layout
 from devicelink.session import DeviceSession, SessionConfig
 from device_helpers import REFERENCE_MODEL, free_port, phone_in_thread, trust
+from planestrike_tui import device_address
 from planestrike_tui.screens.devices import DeviceChoice, DevicesScreen
 from tui_helpers import wait_until
 
@@ -37,12 +40,17 @@ class DevicesApp(App):
 
 @pytest.fixture(autouse=True)
 def private_config(tmp_path, monkeypatch):
-    """The screen remembers the last phone in planestrike's config directory: keep it out of the user's."""
+    """The screen remembers the last phone in planestrike's config directory: keep it (and any state) out of the
+    user's."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
-def devices_screen(key, model=REFERENCE_MODEL, **config) -> DevicesScreen:
-    return DevicesScreen(model=model, config=SessionConfig(key_path=key, command_timeout_s=10, **config))
+def devices_screen(key, model=REFERENCE_MODEL, find_virtual_phone=None, **config) -> DevicesScreen:
+    """The screen; it looks for a virtual phone only with ``find_virtual_phone`` (one at the default port, from
+    someone else's `planestrike device emulate`, must not change what these tests see)."""
+    return DevicesScreen(model=model, config=SessionConfig(key_path=key, command_timeout_s=10, **config),
+                         find_virtual_phone=find_virtual_phone)
 
 
 def text(screen: DevicesScreen, selector: str) -> str:
@@ -224,3 +232,97 @@ async def test_escape_closes_without_a_choice_and_the_last_phone_is_remembered(p
         await pilot.press("escape")  # the address box does not swallow escape
         await wait_until(pilot, lambda: app.results, "the screen to close")
         assert app.results == [None]
+
+
+# ------------------------------------------------------------------------------------ the address filled in
+async def test_a_running_virtual_phone_is_filled_in_before_the_last_phone(phone, key):
+    known_devices.remember("192.168.1.20:5555")  # a phone connected earlier
+    screen = devices_screen(key, find_virtual_phone=lambda: device_address.running_virtual_phone(port=phone.port))
+    app = DevicesApp(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await screen.probe.wait()
+        await wait_until(pilot, lambda: screen.query_one("#serial", Input).value == phone.serial, "the virtual phone")
+        assert "A virtual phone runs on this computer" in text(screen, "#status")
+        await run_job(pilot, screen, "enter")  # the address box has the focus: enter connects to it
+        assert text(screen, "#status") == f"Connected to {phone.serial}."
+
+
+async def test_without_a_virtual_phone_the_last_phone_is_filled_in(key):
+    known_devices.remember("192.168.1.20:5555")
+    screen = devices_screen(key, find_virtual_phone=lambda: device_address.running_virtual_phone(port=free_port()))
+    app = DevicesApp(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await screen.probe.wait()
+        await pilot.pause()
+        assert screen.query_one("#serial", Input).value == "192.168.1.20:5555"
+        assert "connected last" in text(screen, "#status")
+
+
+async def test_what_the_person_typed_is_kept_when_the_virtual_phone_is_found_later(phone, key):
+    found = threading.Event()
+
+    def slow_probe() -> str:
+        assert found.wait(10)
+        return phone.serial
+
+    screen = devices_screen(key, find_virtual_phone=slow_probe)
+    app = DevicesApp(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"10.0.0.7:5555")
+        found.set()
+        await screen.probe.wait()
+        await pilot.pause()
+        assert screen.query_one("#serial", Input).value == "10.0.0.7:5555"
+        assert phone.serial not in text(screen, "#status")
+
+
+async def test_a_damaged_list_of_phones_is_ignored(tmp_path, key):
+    store = tmp_path / "config" / "planestrike" / "devices.json"
+    store.parent.mkdir(parents=True)
+    store.write_bytes(b'{"default": ["not", "a serial"], "known": 7')
+    screen = devices_screen(key)
+    app = DevicesApp(screen)
+    async with app.run_test(size=(80, 24)):
+        assert screen.query_one("#serial", Input).value == ""
+        assert text(screen, "#status") == "Not connected."
+
+
+async def test_a_config_folder_that_cannot_be_written_does_not_stop_the_connection(phone, key, tmp_path,
+                                                                                     monkeypatch):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the config folder would be")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocked))
+    screen = devices_screen(key)
+    app = DevicesApp(screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await connect(pilot, screen, phone.serial)
+        assert text(screen, "#status") == f"Connected to {phone.serial}.", "remembering the phone is a convenience"
+        assert not screen.query_one("#opponent").disabled
+
+
+async def test_only_a_port_that_answers_like_adbd_is_a_virtual_phone(phone):
+    assert device_address.speaks_adb("127.0.0.1", phone.port)
+    assert device_address.running_virtual_phone(port=phone.port) == phone.serial
+    assert not device_address.speaks_adb("127.0.0.1", free_port())  # nothing listens
+
+    with socket.socket() as server:  # accepts, then answers something that is not ADB
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def answer_http() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(64)
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+        thread = threading.Thread(target=answer_http)
+        thread.start()
+        assert not device_address.speaks_adb("127.0.0.1", server.getsockname()[1])
+        thread.join(5)
+
+    with socket.socket() as server:  # accepts and never answers: the probe gives up at its deadline
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        started = time.monotonic()
+        assert not device_address.speaks_adb("127.0.0.1", server.getsockname()[1], timeout_s=0.3)
+        assert time.monotonic() - started < 2.0

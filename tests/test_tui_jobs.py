@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tui_helpers import REFERENCE_MODELS, make_app, wait_for_agents, wait_until
 
 from planestrike_tui.roster import SlotState
 from planestrike_tui.screens.conversion import ConversionScreen
 from planestrike_tui.screens.training import TrainingScreen
-from tui_helpers import REFERENCE_MODELS, make_app, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -57,17 +58,33 @@ async def test_training_runs_streams_progress_and_stops_cleanly_on_cancel(tmp_pa
         screen.query_one("#games").value = "100000000"  # far more than the test waits for
         screen.query_one("#out").value = str(tmp_path / "run")
         await pilot.click("#start")
-        await wait_until(pilot, lambda: screen.lengths, "the first progress line", timeout=90)
-        assert "games/s" in text_of(screen, "#stats") and "ETA" in text_of(screen, "#stats")
+        # Until the first update (Python and JAX load, then the first chunk compiles: seconds) the line counts.
+        waiting = []
+
+        def first_update() -> bool:
+            text = text_of(screen, "#stats")
+            if not waiting or waiting[-1] != text:
+                waiting.append(text)
+            return bool(screen.chart.curve.lengths)
+
+        await wait_until(pilot, first_update, "the first progress line", timeout=90)
+        waiting = waiting[:-1]  # the last one is the first update's
+        pattern = re.compile(r"(Starting the trainer \(loading JAX\)|Compiling)… (\d+) s")
+        assert waiting and all(pattern.match(text) for text in waiting), waiting
+        seconds = [int(pattern.match(text)[2]) for text in waiting]
+        assert seconds == sorted(seconds) and len(set(seconds)) >= 2, f"the seconds count up: {waiting}"
+        assert any(text.startswith("Compiling… ") for text in waiting), "the trainer's start object was read"
+        assert "games/s" in text_of(screen, "#stats") and "ETA" in text_of(screen, "#progress-label")
         assert screen.query_one("#progress").progress > 0
-        assert screen.query_one("#curve").data == screen.lengths
+        assert screen.query_one("#progress").total == -(-100_000_000 // 512), "the updates the trainer announced"
+        assert not screen.query_one("#convert").display, "nothing to convert while it trains"
         process = screen.job.process
         await pilot.press("x")
         await wait_until(pilot, lambda: screen.job is None, "the trainer to stop", timeout=60)
         assert process.returncode is not None
         assert text_of(screen, "#outcome").startswith("Stopped. Checkpoint: ")
         assert (tmp_path / "run" / "checkpoint.msgpack").is_file()
-        assert not screen.query_one("#convert").disabled
+        assert screen.query_one("#convert").display and app.focused is screen.query_one("#convert")
         await pilot.pause()  # let the layout settle: the outcome line has just changed the screen's layout
         await pilot.click("#convert")  # training ends by offering conversion of its checkpoint
         await wait_until(pilot, lambda: isinstance(app.screen, ConversionScreen) and app.screen.is_mounted,
@@ -75,19 +92,22 @@ async def test_training_runs_streams_progress_and_stops_cleanly_on_cancel(tmp_pa
         assert app.screen.query_one("#checkpoint").value == str(tmp_path / "run" / "checkpoint.msgpack")
 
 
-async def test_a_training_error_is_shown_and_the_app_keeps_running():
+async def test_a_training_error_is_shown_without_a_progress_bar_and_the_app_keeps_running():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_agents(pilot)
         screen = await open_training(pilot)
-        screen.query_one("#games").value = "0"
+        screen.query_one("#games").value = "-5"
         await pilot.click("#start")
         await wait_until(pilot, lambda: screen.job is None and text_of(screen, "#outcome"), "the failure")
         assert text_of(screen, "#outcome") == (
-            "Training failed: argument --games: must be a whole number from 1 to 10,000,000,000, got 0 "
+            "Training failed: argument --games: must be a whole number from 1 to 10,000,000,000, got -5 "
             "(see 'planestrike train --help')"
         )
         assert screen.query_one("#outcome").has_class("-error")
+        assert not screen.query_one("#progress-row").visible, "a run that never started shows no bar (at 100%)"
+        assert re.fullmatch(r"The trainer ended after \d+ s, before its first update\.", text_of(screen, "#stats"))
+        assert not screen.query_one("#convert").display
         assert not screen.query_one("#start").disabled
         await pilot.press("escape")
         await pilot.press("enter")  # back in the game, which goes on
@@ -209,3 +229,30 @@ async def test_convert_all_variants_and_add_them_as_panels(fresh_checkpoint, tmp
         titles = [panel.border_title for panel in app.game.panels.values()]
         assert titles[-3:] == ["LiteRT fresh", "LiteRT fresh.float16", "LiteRT fresh.int8"]
         assert all(slot.state is SlotState.READY for slot in app.roster.slots.values())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (140, 45)])
+async def test_the_load_dialog_shows_its_whole_hint_and_problem(size, tmp_path):
+    from textual.geometry import Region
+
+    def shown(widget) -> str:
+        """The text drawn in the widget's region, which must lie within the dialog (else the dialog cuts it)."""
+        assert widget.screen.query_one("#dialog").content_region.contains_region(widget.region), widget.region
+        strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+        return " ".join(" ".join(strip.text.split()) for strip in strips).strip()
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_for_agents(pilot)
+        await pilot.press("l")
+        await wait_until(pilot, lambda: app.screen.__class__.__name__ == "ModelDialog", "the dialog")
+        await pilot.pause()
+        hint = app.screen.query_one(".hint")
+        assert shown(hint) == ("A .tflite file opens in a LiteRT panel of its own, a checkpoint (a .msgpack file or "
+                               "a run directory) in a Flax panel. Enter loads it, escape cancels.")
+        missing = tmp_path / ("a-long-folder-name-" * 4) / "model.tflite"
+        app.screen.query_one("#path").value = str(missing)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert shown(app.screen.query_one("#problem")).replace(" ", "") == \
+            f"{missing} does not exist: check the path.".replace(" ", "")

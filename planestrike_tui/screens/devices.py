@@ -9,6 +9,7 @@ since replaced is dropped (and that connection closed). The screen loads no agen
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +27,8 @@ from textual.worker import Worker
 from devicelink import known_devices
 from devicelink.errors import DeviceError
 from devicelink.session import Address, DeviceInfo, DeviceSession, PushedModel, SessionConfig
+from engine.errors import PlanestrikeError
+from planestrike_tui import device_address
 from planestrike_tui.roster import one_line
 
 # Long enough to find the phone, unlock it and read the dialog.
@@ -71,6 +74,11 @@ class ModelPushed(Message):
 class DeviceFailed(Message):
     session: DeviceSession
     message: str  # one line
+
+
+@dataclass
+class VirtualPhoneFound(Message):
+    serial: str
 
 
 class DevicesScreen(ModalScreen[DeviceChoice | None]):
@@ -123,12 +131,17 @@ class DevicesScreen(ModalScreen[DeviceChoice | None]):
     ]
 
     def __init__(self, model: Path | None = None, serial: str | None = None,
-                 config: SessionConfig = SessionConfig(auth_timeout_s=AUTH_TIMEOUT_S)) -> None:
+                 config: SessionConfig = SessionConfig(auth_timeout_s=AUTH_TIMEOUT_S),
+                 find_virtual_phone: Callable[[], str | None] | None = device_address.running_virtual_phone) -> None:
         """``model``: the .tflite file to push (None: the bundled one); ``serial``: the address to start with
-        (None: the phone last connected)."""
+        (None: a virtual phone running on this computer, found by ``find_virtual_phone`` in a thread, else the
+        phone connected last)."""
         super().__init__()
         self.model = model
         self.initial_serial = serial
+        self.last_serial = None if serial else device_address.last_connected()
+        self.find_virtual_phone = None if serial else find_virtual_phone
+        self.probe: Worker | None = None  # the search for a virtual phone (tests wait on it)
         self.config = config
         self.session: DeviceSession | None = None
         self.info: DeviceInfo | None = None
@@ -139,7 +152,7 @@ class DevicesScreen(ModalScreen[DeviceChoice | None]):
         with Vertical(id="devices"):
             yield Label("Address: HOST:PORT of a phone in 'adb tcpip 5555' mode, or a USB serial", classes="hint")
             with Horizontal(classes="row"):
-                yield Input(self.initial_serial or known_devices.load()["default"] or "",
+                yield Input(self.initial_serial or self.last_serial or "",
                             placeholder="192.168.1.20:5555", id="serial", compact=True)
                 yield Button("Connect", id="connect", variant="primary", compact=True)
             yield Static(AUTH_HINT, id="auth-hint")
@@ -158,7 +171,26 @@ class DevicesScreen(ModalScreen[DeviceChoice | None]):
     def on_mount(self) -> None:
         self.query_one("#devices").border_title = "Phone"
         self.query_one("#progress").display = False  # until the first push
+        if self.last_serial:
+            self.show_status(f"Not connected. {self.last_serial} is the phone connected last: enter connects.")
         self.update_controls()
+        if self.find_virtual_phone is not None:
+            self.probe = self.run_worker(self.probe_in_thread, thread=True, group="probe", exit_on_error=False)
+
+    def probe_in_thread(self) -> None:
+        serial = self.find_virtual_phone()
+        if serial:
+            self.post_from_thread(VirtualPhoneFound(serial))
+
+    @on(VirtualPhoneFound)
+    def virtual_phone_found(self, message: VirtualPhoneFound) -> None:
+        """The running virtual phone comes before the last phone, unless the person has typed or connected since."""
+        box = self.query_one("#serial", Input)
+        if self.session is not None or box.value != (self.last_serial or ""):
+            return
+        box.value = message.serial
+        box.cursor_position = len(message.serial)
+        self.show_status(f"Not connected. A virtual phone runs on this computer at {message.serial}: enter connects.")
 
     def model_name(self) -> str:
         return self.model.name if self.model else "bundled (planestrike.tflite)"
@@ -222,7 +254,8 @@ class DevicesScreen(ModalScreen[DeviceChoice | None]):
             session.close()
             self.post_from_thread(DeviceFailed(session, one_line(error)))
             return
-        with contextlib.suppress(OSError):  # a convenience only: a read-only config directory is no failure
+        # A convenience only: a read-only config folder (remember() says so as a DeviceError) is no failure.
+        with contextlib.suppress(OSError, PlanestrikeError):
             known_devices.remember(session.serial)  # the default next time, as after `planestrike device connect`
         if not self.post_from_thread(DeviceConnected(session, info)):
             session.close()  # the screen closed while the phone connected: nobody will use this connection

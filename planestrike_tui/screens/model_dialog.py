@@ -9,17 +9,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Input, Label, Static
 
 
 class ModelDialog(ModalScreen[Path | None]):
+    # A Label is as wide as its text and one line high: the hint must wrap within the dialog instead of being cut.
+    DEFAULT_CSS = """
+    ModelDialog #dialog .hint, ModelDialog #dialog .problem { width: 1fr; height: auto; }
+    """
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("[b]Load a model[/b]")
-            yield Label("A .tflite file replaces the LiteRT agent; a checkpoint (file or directory) the Flax agent.",
-                        classes="hint")
+            yield Static("A .tflite file opens in a LiteRT panel of its own, a checkpoint (a .msgpack file or a run "
+                         "directory) in a Flax panel. Enter loads it, escape cancels.", classes="hint", markup=False)
             yield Input(placeholder="path to model.tflite or a checkpoint", id="path")
             yield Label("", id="problem", classes="problem", markup=False)
 
