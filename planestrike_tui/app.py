@@ -24,7 +24,8 @@ class PlanestrikeApp(App):
     TITLE = "Plane Strike"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True),
+                Binding("ctrl+s", "save_screenshot", "Screenshot", show=False)]
 
     def __init__(self, config: RosterConfig | None = None) -> None:
         super().__init__()
@@ -39,6 +40,25 @@ class PlanestrikeApp(App):
 
     def on_unmount(self) -> None:
         self.roster.close()
+
+    def action_save_screenshot(self) -> None:
+        """ctrl+s: the screen as an SVG (Textual's own screenshot) in the data folder's screenshots/, named by the
+        date and time; the path (or why it could not be written) in a toast."""
+        from engine.files import write_atomically
+        from engine.records import new_screenshot_path
+
+        try:
+            path = new_screenshot_path()
+            write_atomically(path, self.export_screenshot().encode("utf-8"))
+        except Exception as error:  # a full disk, a read-only folder: a toast, never a crash
+            if isinstance(error, OSError) and error.strerror:
+                reason = f"{error.filename + ': ' if error.filename else ''}{error.strerror}"
+            else:
+                reason = str(error) or type(error).__name__
+            self.notify(f"Screenshot not saved: {' '.join(str(reason).split())[:200]}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"Screenshot saved: {path}", timeout=6, markup=False)
 
     # -------------------------------------------------------------------------------- commands and screens
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -32,3 +32,16 @@ class ThoughtReady(Message):
 class ThoughtFailed(Message):
     slot: AgentSlot
     message: str
+
+
+@dataclass
+class PositionSolved(Message):
+    """The judge (planestrike_tui.regrets) has solved a board: regrets that waited for it can be counted."""
+
+    key: bytes  # regrets.board_key of the board
+
+
+@dataclass
+class SolveFailed(Message):
+    key: bytes
+    message: str

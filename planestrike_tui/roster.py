@@ -21,6 +21,7 @@ import numpy as np
 from engine.agents import Agent, masked_argmax
 from engine.errors import PlanestrikeError
 from engine.rules import BOARD_SIZE
+from planestrike_tui.regrets import SOLVER_LOCK
 
 # The agent's name in panel titles, by the spec's kind (the word before the colon).
 KIND_TITLES = {"flax": "Flax", "tflite": "LiteRT", "hunter": "Hunter", "random": "Random", "device": "Phone",
@@ -121,6 +122,7 @@ class Thought:
     probabilities: np.ndarray  # float32 [64]
     choice: int  # the cell it strikes (masked argmax for deterministic agents)
     latency_s: float  # wall time of the probabilities call
+    values: np.ndarray | None = None  # the optimal agent's expected total strikes per cell (NaN: tried), else None
 
 
 def one_line(error: BaseException) -> str:
@@ -142,7 +144,12 @@ class AgentSlot:
     _lock: threading.Lock = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock() if self.kind == "device" else _IN_PROCESS
+        if self.kind == "device":
+            self._lock = threading.Lock()
+        elif self.kind == "optimal":  # solving takes up to a second: it must not hold up the other panels
+            self._lock = SOLVER_LOCK
+        else:
+            self._lock = _IN_PROCESS
 
     @property
     def kind(self) -> str:
@@ -174,7 +181,11 @@ class AgentSlot:
         """Build the agent and run it once (JAX compiles on its first call). Blocking: call it in a worker."""
         agent = parse_spec(self.spec, self.seed)
         try:
-            agent.probabilities(np.zeros((BOARD_SIZE, BOARD_SIZE), np.float32))
+            if self.kind == "optimal":  # the solver is shared with the judge (planestrike_tui.regrets)
+                with SOLVER_LOCK:
+                    agent.probabilities(np.zeros((BOARD_SIZE, BOARD_SIZE), np.float32))
+            else:
+                agent.probabilities(np.zeros((BOARD_SIZE, BOARD_SIZE), np.float32))
         except BaseException:
             agent.close()
             raise
@@ -194,12 +205,14 @@ class AgentSlot:
         with self._lock:
             start = clock()
             probabilities = np.asarray(self.agent.probabilities(board), dtype=np.float32).reshape(-1)
+            cell_values = getattr(self.agent, "cell_values", None)  # the optimal agent: what its choice is worth
+            values = None if cell_values is None else np.asarray(cell_values(board), dtype=np.float64).reshape(-1)
             latency = clock() - start
             if self.agent.deterministic:
                 choice = int(masked_argmax(probabilities[None], board[None])[0])
             else:  # a stochastic agent samples its move: ask it rather than taking the argmax
                 choice = int(self.agent.choose(board))
-        return Thought(position, probabilities, choice, latency)
+        return Thought(position, probabilities, choice, latency, values)
 
     def close(self) -> None:
         if self.agent is not None:
@@ -221,6 +234,7 @@ class RosterConfig:
     model: Path | None = None  # a .tflite file for the LiteRT agent, or a checkpoint for the Flax agent
     seed: int = 0
     panels: tuple[str, ...] = ("flax", "tflite", "hunter")  # specs that get a panel, in order
+    spectate: tuple[str, str] | None = None  # open in spectator mode with these two players
 
     def panel_specs(self) -> list[str]:
         """``panels`` with ``model`` in place of the bundled model of its kind (or added when that kind has no

@@ -7,6 +7,7 @@ import pytest
 
 from engine import HunterAgent, Outcome, play_games
 from engine.rules import BOARD_SIZE, PLACEMENTS, PLANE_SIZE, cell_name
+from engine.solver import regret as solver_regret
 from planestrike_tui import placement_editor
 from planestrike_tui.roster import SlotState
 from planestrike_tui.widgets.agent_panel import AgentPanel
@@ -53,7 +54,12 @@ async def test_strike_by_keys_and_the_agent_answers():
         assert game.match.boards[1].last_action == highlighted
         await wait_for_agents(pilot)  # the panel now shows the hunter's choice for its next strike
         choice = game.current_thoughts()["hunter"].choice
-        assert game.panels["hunter"].border_subtitle == f"p(hit) {cell_name(choice)} · opponent"
+        # Shortened to the panel's width ("p(hit)" goes first); the regret of the choice stays.
+        regret = float(solver_regret(game.current_board(), choice))
+        panel = game.panels["hunter"]
+        assert panel.role == "opponent"
+        assert panel.border_subtitle.startswith((f"p(hit) {cell_name(choice)} · {regret:+.3f}",
+                                                 f"{cell_name(choice)} · {regret:+.3f}"))
 
 
 async def test_strike_by_click_and_refuse_a_tried_cell():
@@ -146,7 +152,7 @@ async def test_switching_the_opponent_adds_its_panel_and_starts_a_new_game():
         await wait_for_agents(pilot)
         assert app.roster.slots["random"].state is SlotState.READY
         assert game.panels["random"].border_title == "Random"
-        assert game.panels["random"].border_subtitle.endswith(" · opponent")
+        assert game.panels["random"].role == "opponent"
         assert "opponent" not in game.panels["hunter"].border_subtitle
         await pilot.press("enter")
         await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the random agent's answer")
@@ -263,7 +269,7 @@ async def test_an_opponent_that_cannot_load_hands_over_to_the_hunter(tmp_path):
         game = app.game
         assert slot_of(app, "tflite").state is SlotState.FAILED
         assert game.seats == (None, "hunter")
-        assert game.panels["hunter"].border_subtitle.endswith(" · opponent")
+        assert game.panels["hunter"].role == "opponent"
         await pilot.press("enter")
         await wait_until(pilot, lambda: game.match.boards[1].strikes == 1, "the hunter's answer")
 

@@ -38,8 +38,10 @@ async def wait_for_agents(pilot, timeout: float = 60.0) -> None:
         return game.match.over or ready <= set(game.current_thoughts())
 
     await wait_until(pilot, settled, "the agents to load and answer", timeout)
-    for worker in list(app.workers):  # and no worker still running (a stale thought, a reload)
+    for worker in list(app.workers):  # and no worker still running (a stale thought, a reload, a solve)
         await worker.wait()
+    # and every solved position counted (the solver's answers arrive as messages)
+    await wait_until(pilot, lambda: not app.game.solving, "the positions to be solved", timeout)
 
 
 def slot_of(app, kind: str):

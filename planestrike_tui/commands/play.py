@@ -26,6 +26,18 @@ def panel_list(text: str) -> tuple[str, ...]:
     return specs
 
 
+def spectator_pair(text: str) -> tuple[str, str]:
+    """``--spectate A,B``: two different agent specs, the first strikes first."""
+    from planestrike_tui.roster import canonical_spec
+
+    specs = tuple(spec.strip() for spec in text.split(","))
+    if len(specs) != 2 or not all(specs):
+        raise argparse.ArgumentTypeError(f"two agents separated by a comma, got {text[:80]!r}: e.g. flax,hunter")
+    if canonical_spec(specs[0]) == canonical_spec(specs[1]):
+        raise argparse.ArgumentTypeError(f"two different agents, got {specs[0]!r} twice: e.g. tflite,tflite:int8")
+    return specs
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "play",
@@ -45,6 +57,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=path, metavar="FILE",
                         help="a .tflite file in place of the LiteRT panel's bundled model, or a checkpoint in "
                         "place of the Flax panel's")
+    parser.add_argument("--spectate", type=spectator_pair, metavar="A,B",
+                        help="open in spectator mode: agent A against agent B, any two different specs (e.g. "
+                        "flax,tflite:int8 or tflite,device:SERIAL); in the app space pauses, → steps, b shows the "
+                        "other board, s stops")
     parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the planes and the random agent, {limit_help(SEED)} (default: 0)")
     parser.set_defaults(run=run)
@@ -55,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     from planestrike_tui.app import PlanestrikeApp
     from planestrike_tui.roster import RosterConfig
 
-    for spec in (args.opponent, *args.panels):  # a spec that names no agent is refused as eval refuses it,
-        check_agent_spec(spec)  # before the app opens
+    for spec in (args.opponent, *args.panels, *(args.spectate or ())):  # a spec that names no agent is refused
+        check_agent_spec(spec)  # as eval refuses it, before the app opens
     # A missing or broken model file is not refused here: its panel shows why, and the rest of the app works.
     app = PlanestrikeApp(RosterConfig(opponent=args.opponent, model=args.model, seed=args.seed,
-                                        panels=args.panels))
+                                        panels=args.panels, spectate=args.spectate))
     # The app reads ctrl+c as a key; a SIGINT sent from elsewhere goes to Textual as KeyboardInterrupt, so that it
     # can restore the terminal, rather than ending the process at once as in the other commands.
     signal.signal(signal.SIGINT, signal.default_int_handler)

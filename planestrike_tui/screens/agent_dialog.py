@@ -82,6 +82,12 @@ class AgentDialog(ModalScreen[str | None]):
                    offer_loaded=True)
 
     @classmethod
+    def for_player(cls, roster: Roster, seat: str, current: str) -> "AgentDialog":
+        """Spectator mode: the agent that plays ``seat`` ("first" strikes first)."""
+        return cls(roster, heading=f"[b]Spectate: the {seat} player[/b] (any agent, model file or phone)",
+                   current=current, offer_loaded=True)
+
+    @classmethod
     def for_panel(cls, roster: Roster) -> "AgentDialog":
         return cls(roster, heading="[b]Add a panel[/b]: an agent, a model file or a phone", current=None,
                    offer_loaded=False)

@@ -22,9 +22,11 @@ from textual.widgets import Footer, Header, Static
 
 from engine.match import Match, Outcome
 from engine.placements import draw_placements
-from engine.rules import BOARD_SIZE, PLANE_SIZE
+from engine.rules import BOARD_SIZE, PLANE_SIZE, cell_name
 from planestrike_tui import placement_editor
-from planestrike_tui.messages import AgentFailed, AgentLoaded, ThoughtFailed, ThoughtReady
+from planestrike_tui.messages import AgentFailed, AgentLoaded, PositionSolved, SolveFailed, ThoughtFailed, ThoughtReady
+from planestrike_tui.regrets import Judge, RegretBook, board_key
+from planestrike_tui.spectator_tally import SpectatorTally
 from planestrike_tui.roster import MAX_PANELS, AgentSlot, canonical_spec as canonical, Position, Roster, SlotState, Thought, one_line
 from planestrike_tui.widgets.agent_panel import AgentPanel
 from planestrike_tui.widgets.board import BoardView, BoardWidget
@@ -40,38 +42,55 @@ FALLBACK_OPPONENT = "hunter"  # built into the engine: always loads
 # Ready in a fraction of a second (numpy, or LiteRT without TensorFlow): loaded first, one after the other.
 LIGHT_KINDS = ("hunter", "random", "optimal", "tflite", "app")
 MANY_PANELS = 4  # from this many panels on, they take the compact size (docs/app.md: the layouts)
+CRAMPED_WIDTH = 80  # narrower than this, the status goes under the boards (planestrike.tcss: GameScreen.-cramped)
+SOLVING_NOTICE_S = 0.25  # an optimal panel still without its answer after this long says "solving…"
+SEATS = ("seat0", "seat1")  # the regret book's actors for the moves really played, by seat
 
-LEGEND = """[b]Boards[/b]  [b]✕[/b] hit  [b]•[/b] miss  [on $warning]  [/] last strike  coloured: a plane
-[b]Panels[/b]  each agent on the board it is about to strike:
-a policy's strike probabilities (they sum to 1), the hunter's
-hit probabilities (they sum to 8). Log colours over the whole
-range; [b]1 2 3[/b] its top cells, reversed: its choice, [dim]·[/dim] tried.
-[b]v[/b] numbers (log10 p, rank, %)  [b]f[/b] log10 p minus the reference's
-(red: higher, blue: lower)  [b]g[/b] next reference  [b]a[/b]/[b]x[/b] add/remove"""
+LEGEND = """[b]Boards[/b]  [b]✕[/b] hit  [b]•[/b] miss  [on $warning]  [/] last strike  [b]○[/b] never hit  [b]★[/b] hint
+[b]Panels[/b]  each agent on the board marked [b]panels ▼[/b]: a policy's
+strike probabilities (sum 1), the hunter's hit probabilities
+(sum 8), the optimal agent's expected strikes to finish. Log
+colours; [b]1 2 3[/b] top cells, reversed: the choice. Under each:
+its choice, what it costs against perfect play, [b]Σ[/b] the game's.
+[b]v[/b] numbers  [b]f[/b] minus the reference  [b]g[/b] reference  [b]a[/b]/[b]x[/b] panels  [b]?[/b] help"""
 
 ARROWS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
 
 
+def model_hash(slot: AgentSlot | None) -> str | None:
+    """The sha256 of the model file a slot's agent plays (a .tflite's bytes, a checkpoint's), if it has one."""
+    agent = slot.agent if slot is not None else None
+    info = getattr(agent, "info", None)
+    return getattr(info, "sha256", None) or getattr(agent, "source_checkpoint_sha256", None)
+
+
 class GameScreen(Screen):
+    # The footer shows what a person needs to play (it must fit 80 columns with ^q Quit); every key is in the help
+    # screen (? or F1), the legend and the palette.
     BINDINGS = [
         *(Binding(key, f"arrow('{key}')", key.capitalize(), show=False) for key in ARROWS),
         Binding("enter,space", "strike", "Strike"),
-        Binding("n", "new_game", "New game"),
+        Binding("space", "pause", "Pause"),  # spectator mode: the strike binding is off, so space reaches this
+        Binding("n", "new_game", "New"),
         Binding("o", "choose_opponent", "Opponent"),
-        Binding("p", "toggle_placement", "Place plane"),
-        Binding("r", "turn_plane", "Turn plane"),
-        Binding("v", "toggle_numbers", "Numbers"),
-        Binding("f", "toggle_difference", "Differences"),
+        Binding("p", "toggle_placement", "Place"),
+        Binding("r", "turn_plane", "Turn"),
+        Binding("h", "hint", "Hint"),
+        Binding("v", "toggle_numbers", "Numbers", show=False),
+        Binding("f", "toggle_difference", "Differences", show=False),
         Binding("g", "next_reference", "Reference", show=False),
-        Binding("a", "add_panel", "Add panel", show=False),  # in the legend and the palette: the footer is full
+        Binding("a", "add_panel", "Add panel", show=False),
         Binding("x", "remove_panel", "Remove panel", show=False),
         Binding("s", "toggle_spectator", "Spectate"),
+        Binding("S", "choose_spectators", "Spectate…", show=False),
+        Binding("b", "watch_other_board", "Board"),
         Binding("plus,equals_sign", "speed(1)", "Faster"),
         Binding("minus", "speed(-1)", "Slower"),
-        Binding("t", "app.train", "Train"),
-        Binding("c", "app.convert", "Convert"),
-        Binding("l", "app.load_model", "Load model"),
-        Binding("d", "app.devices", "Phone"),
+        Binding("t", "app.train", "Train", show=False),
+        Binding("c", "app.convert", "Convert", show=False),
+        Binding("l", "app.load_model", "Load model", show=False),
+        Binding("d", "app.devices", "Phone", show=False),
+        Binding("question_mark,f1", "help", "Help"),
     ]
 
     def __init__(self, roster: Roster) -> None:
@@ -84,6 +103,7 @@ class GameScreen(Screen):
         self.person_plane = 0
         self.cursor = 3 * BOARD_SIZE + 3  # D4: where the person's cursor starts on the board they strike
         self.placing = False
+        self.shown_binding_state: tuple[bool, bool, bool] | None = None  # what the footer was last refreshed for
         self.numbers = Numbers.OFF
         self.difference_view = False  # every panel but the reference shows its difference from the reference
         self.reference = self.default_reference()
@@ -91,11 +111,24 @@ class GameScreen(Screen):
         self.delay_index = SPECTATOR_START
         self.autoplay: Timer | None = None
         self.move_due = False  # spectator: the timer has ticked and the next agent may move
-        self.thoughts: dict[str, Thought] = {}  # spec -> its latest answer
+        self.paused = False  # spectator: the presenter stopped the clock (space); right arrow steps one move
+        self.chosen_pair: tuple[str, str] | None = None  # spectator: the players chosen with S or --spectate
+        self.tally = SpectatorTally(("", ""))
+        self.thoughts: dict[str, Thought] = {}  # spec -> its latest answer for the panels' position
         self.requested: dict[str, Position] = {}  # spec -> last position a worker was started for
+        self.watched = 0  # spectator mode: the seat whose board the panels show (the board it strikes)
+        self.move_thought: Thought | None = None  # spectator mode: the player to move's answer off the watched board
+        self.move_requested: tuple[str, Position] | None = None
+        self.last_shown: tuple[Position, np.ndarray] | None = None  # the panels' latest position and its board
         self.agreements: dict[str, Agreement] = {}  # spec -> against the reference, over this game
         self.recorded: dict[str, Position] = {}  # spec -> the last position counted in its agreement
         self.score = {"won": 0, "lost": 0, "drawn": 0}
+        self.judge = Judge()  # exact solutions of the positions this game passes through (solved in workers)
+        self.book = RegretBook()  # every panel's choices and every move played, for their regrets
+        self.solving: set[bytes] = set()  # boards a worker is solving
+        self.hint_wanted = False  # the person asked for a hint; shown once their board is solved
+        self.hints: tuple[int, ...] = ()
+        self.moves: list[tuple[int, int, bool]] = []  # (seat, cell, hit) of this game, for its record
         self.notice = ""  # one line about the last event (a refused strike, a fallback)
 
     # ----------------------------------------------------------------------------------------------- layout
@@ -111,12 +144,15 @@ class GameScreen(Screen):
             yield ComparisonStrip(id="comparison")
             with Horizontal(id="panels"):
                 for spec, slot in self.roster.slots.items():
-                    yield AgentPanel(slot, opponent=spec == self.roster.opponent)
-        yield Footer()
+                    yield AgentPanel(slot, role="opponent" if spec == self.roster.opponent else None)
+        yield Footer(show_command_palette=False)  # ctrl+p is in the help screen: the footer keeps room for ^q Quit
 
     def on_mount(self) -> None:
         self.panels_changed()
-        self.new_game()
+        if self.roster.config.spectate:
+            self.spectate(*self.roster.config.spectate)
+        else:
+            self.new_game()
         self.query_one("#target").focus()
         # Loading threads import JAX and TensorFlow and hold the GIL for long stretches: start them only once the
         # first frame is on screen, so the person sees the boards at once.
@@ -124,6 +160,7 @@ class GameScreen(Screen):
 
     def on_resize(self) -> None:
         self.query_one(Footer).compact = self.size.width < 120  # 80 columns: room for a few more keys
+        self.set_class(self.size.width < CRAMPED_WIDTH, "-cramped")
         self.update_comparison()  # the strip's compact form follows the width
 
     def start_loading_all(self) -> None:
@@ -214,9 +251,17 @@ class GameScreen(Screen):
     @on(ThoughtReady)
     def thought_ready(self, message: ThoughtReady) -> None:
         slot, thought = message.slot, message.thought
-        if not self.roster.is_current(slot) or self.match is None or thought.position != self.position():
+        if not self.roster.is_current(slot) or self.match is None:
+            return
+        if thought.position != self.position():
+            if thought.position == self.move_position() and slot.spec == self.seats[self.match.to_move]:
+                self.move_thought = thought  # the player's move on the other board
+                self.advance()
             return
         self.thoughts[slot.spec] = thought
+        board = self.current_board()
+        self.book.record(slot.spec, thought.position, board, thought.choice)
+        self.request_solution(board)
         self.record_agreements()
         # Only this panel changed, unless it is the reference the difference view subtracts everywhere.
         self.draw_panels(None if self.difference_view and slot.spec == self.reference else slot.spec)
@@ -224,9 +269,17 @@ class GameScreen(Screen):
         self.advance()
 
     def position(self) -> Position:
-        """The position the next agent will strike. In a person's game that is always the opponent's, so the
-        panels show what the agent is about to do while the person is still choosing."""
-        seat = self.match.to_move if self.spectating else 1
+        """The position the panels show. In a person's game that is always the opponent's, so the panels show what
+        the agent is about to do while the person is still choosing; in spectator mode it is the watched board
+        (``b`` switches), so the panels do not flip between the two boards every half-move."""
+        if self.match.over and self.last_shown is not None and self.last_shown[0].game == self.match_number:
+            return self.last_shown[0]  # the game is over: the panels and the strip settle on its last position
+        seat = self.watched if self.spectating else 1
+        return Position(self.match_number, seat, self.match.boards[seat].strikes)
+
+    def move_position(self) -> Position:
+        """The position the player to move strikes (the panels' position, or in spectator mode maybe the other)."""
+        seat = self.match.to_move
         return Position(self.match_number, seat, self.match.boards[seat].strikes)
 
     def request_thoughts(self) -> None:
@@ -234,12 +287,71 @@ class GameScreen(Screen):
             return
         position = self.position()
         board = self.match.boards[position.seat].observation()
+        self.last_shown = (position, board)
         for spec, slot in self.roster.slots.items():
             if slot.state is SlotState.READY and self.requested.get(spec) != position:
                 self.requested[spec] = position
                 self.run_worker(partial(self._think, slot, position, board), thread=True, group=f"think-{spec}",
                                 exit_on_error=False)
+                if slot.kind == "optimal":
+                    self.set_timer(SOLVING_NOTICE_S, partial(self.show_solving, spec, position))
+        # A spectated player about to strike the board the panels do not show: its move, not drawn.
+        move, player = self.move_position(), self.seats[self.match.to_move]
+        slot = self.roster.get(player) if player else None
+        if (move != position and slot is not None and slot.state is SlotState.READY
+                and self.move_requested != (player, move)):
+            self.move_requested = (player, move)
+            board = self.match.boards[move.seat].observation()
+            self.run_worker(partial(self._think, slot, move, board), thread=True, group=f"move-{player}",
+                            exit_on_error=False)
 
+    def show_solving(self, spec: str, position: Position) -> None:
+        """An optimal panel whose answer for ``position`` has not come yet says so (it keeps its last picture)."""
+        panel = self.panels.get(spec)
+        if panel is not None and self.match is not None and position == self.position() and spec not in self.current_thoughts():
+            panel.waiting = "solving…"
+            panel.refresh_state()
+
+    # ------------------------------------------------------------------------------------- regrets
+    def request_solution(self, board: np.ndarray) -> None:
+        """Have ``board`` solved in a worker, unless it is solved or being solved."""
+        key = board_key(board)
+        if key in self.solving or self.judge.values(board) is not None:
+            return
+        self.solving.add(key)
+        self.run_worker(partial(self._solve, key, np.array(board)), thread=True, group="solve", exit_on_error=False)
+
+    def _solve(self, key: bytes, board: np.ndarray) -> None:  # in a thread
+        try:
+            self.judge.solve(board)
+        except BaseException as error:
+            self.post_message(SolveFailed(key, one_line(error)))
+        else:
+            self.post_message(PositionSolved(key))
+
+    @on(PositionSolved)
+    def position_solved(self, message: PositionSolved) -> None:
+        self.solving.discard(message.key)
+        self.show_regrets()
+        if self.hint_wanted:
+            self.action_hint()
+        self.render_status()
+
+    @on(SolveFailed)
+    def solve_failed(self, message: SolveFailed) -> None:  # no board the app reaches is unsolvable: say so if one is
+        self.solving.discard(message.key)
+        self.notify(f"Could not score a move: {message.message}", severity="warning")
+
+    def show_regrets(self) -> None:
+        """Every panel's subtitle: its choice's regret at the position shown and its total over the game."""
+        position = self.position() if self.match else None
+        for spec, panel in self.panels.items():
+            panel.regret = self.book.tally(spec, self.judge, position)
+            panel.refresh_state()
+
+    def lost_to_perfect_play(self, seat: int) -> str:
+        tally = self.book.tally(SEATS[seat], self.judge)
+        return tally.text(decimals=2)
     def current_thoughts(self) -> dict[str, Thought]:
         """The answers for the current position, in panel order (not in the order the threads finished)."""
         position = self.position() if self.match else None
@@ -247,6 +359,9 @@ class GameScreen(Screen):
         return {spec: answers[spec] for spec in self.roster.slots if spec in answers}
 
     def current_board(self) -> np.ndarray:
+        """The board of the panels' position (``position``)."""
+        if self.match.over and self.last_shown is not None and self.last_shown[0].game == self.match_number:
+            return self.last_shown[1]
         return self.match.boards[self.position().seat].observation()
 
     # ---------------------------------------------------------------------------------- panels and strip
@@ -289,6 +404,7 @@ class GameScreen(Screen):
                 continue
             panel.reference = spec == self.reference and (self.difference_view or len(self.roster.slots) > 1)
             thought = thoughts.get(spec)
+            panel.regret = self.book.tally(spec, self.judge, thought.position) if thought else None
             if thought is None:
                 panel.refresh_state()
             elif self.difference_view and reference is not None and spec != self.reference:
@@ -320,6 +436,12 @@ class GameScreen(Screen):
         latencies = {self.roster.slots[spec].short_title: t.latency_s for spec, t in thoughts.items()}
         self.query_one(ComparisonStrip).show_rows(reference_slot, rows, latencies, compact=self.size.width < 120)
 
+    def role_of(self, spec: str) -> str | None:
+        """What a panel's agent does in this game: the opponent, a spectated player, or nothing (it watches)."""
+        if self.spectating:
+            return {self.seats[0]: "plays 1st", self.seats[1]: "plays 2nd"}.get(spec)
+        return "opponent" if spec == self.seats[1] else None
+
     def panels_changed(self) -> None:
         """After a panel came or went: the reference still exists, the opponent's panel is first, the layout
         class follows the count."""
@@ -334,13 +456,16 @@ class GameScreen(Screen):
         if opponent is not None and container.children and container.children[0] is not opponent:
             container.move_child(opponent, before=0)
         for spec, panel in panels.items():
-            panel.opponent = spec == self.seats[1] or (self.spectating and spec in self.seats)
+            panel.role = self.role_of(spec)
         self.set_class(len(panels) >= MANY_PANELS, "-many-panels")
         self.draw_panels()
         self.update_comparison()
 
     # ------------------------------------------------------------------------------------------ the game
     def new_game(self) -> None:
+        if self.spectating and self.match is not None and self.match.over:
+            # Scored now, a few seconds after its end: its last positions have been solved by then.
+            self.tally.score((self.book.tally(SEATS[0], self.judge).total, self.book.tally(SEATS[1], self.judge).total))
         self.match_number += 1
         first_plane, second_plane = (int(p) for p in draw_placements(self.rng, 2))
         self.person_plane = first_plane
@@ -350,10 +475,15 @@ class GameScreen(Screen):
         self.notice = ""
         self.agreements.clear()
         self.recorded.clear()
+        self.book.clear()
+        self.moves = []
+        self.move_thought = self.move_requested = None
+        self.hint_wanted, self.hints = False, ()
         self.render_boards()
         self.request_thoughts()
+        self.request_person_solution()
         self.update_comparison()
-        self.refresh_bindings()
+        self.update_bindings()
 
     def advance(self) -> None:
         """Let the agent whose turn it is strike, once its thought about this position is in."""
@@ -363,7 +493,10 @@ class GameScreen(Screen):
         spec = self.seats[match.to_move]
         if spec is None:
             return
-        thought = self.current_thoughts().get(spec)
+        if self.move_position() == self.position():
+            thought = self.current_thoughts().get(spec)
+        else:
+            thought = self.move_thought if self.move_thought and self.move_thought.position == self.move_position() else None
         if thought is None or (self.spectating and not self.move_due):
             self.render_status()
             return
@@ -371,36 +504,84 @@ class GameScreen(Screen):
         self.play(thought.choice)
 
     def play(self, action: int) -> None:
-        self.match.strike(action)
+        seat = self.match.to_move
+        board = self.match.boards[seat].observation()
+        self.book.record(SEATS[seat], Position(self.match_number, seat, self.match.boards[seat].strikes), board, action)
+        self.request_solution(board)
+        self.hint_wanted, self.hints = False, ()
+        hit = self.match.strike(action)
+        self.moves.append((seat, int(action), bool(hit)))
         if self.match.over:
             self.finish()
         self.render_boards()
         self.update_comparison()
         self.request_thoughts()
+        self.request_person_solution()
         self.advance()
+
+    def request_person_solution(self) -> None:
+        """Solve the person's board as soon as it is their turn: their move is scored (and a hint ready) at once."""
+        match = self.match
+        if match is not None and not match.over and not self.spectating and self.seats[match.to_move] is None:
+            self.request_solution(match.boards[0].observation())
 
     def finish(self) -> None:
         outcome = self.match.outcome
+        self.save_record()
         if not self.spectating:
             key = {Outcome.FIRST_WINS: "won", Outcome.SECOND_WINS: "lost", Outcome.DRAW: "drawn"}[outcome]
             self.score[key] += 1
         else:
-            self.set_timer(SPECTATOR_REMATCH_S, self.spectator_rematch)
-        self.refresh_bindings()
+            self.tally.finish(outcome, (self.match.boards[0].strikes, self.match.boards[1].strikes))
+            if not self.paused:
+                self.set_timer(SPECTATOR_REMATCH_S, self.spectator_rematch)
+        self.update_bindings()
+
+    def save_record(self) -> None:
+        """Append the finished game to the records file (engine.records), in a worker: the file is rewritten."""
+        match = self.match
+        players = tuple((self.name_of(spec) if self.roster.get(spec or "") is None else self.roster.get(spec).title,
+                         spec, model_hash(self.roster.get(spec or ""))) for spec in self.seats)
+        fields = dict(seed=self.roster.config.seed, game=self.match_number,
+                      mode="spectator" if self.spectating else "person",
+                      planes=(match.boards[1].placement, match.boards[0].placement),  # boards[1] hides the first's
+                      moves=tuple(self.moves), outcome=match.outcome.value)
+        self.run_worker(partial(self._append_record, players, fields), thread=True, group="records",
+                        exit_on_error=False)
+
+    def _append_record(self, players: tuple, fields: dict) -> None:  # in a thread
+        from engine.records import GameRecord, Player, append_record, now_utc
+
+        try:
+            record = GameRecord(players=tuple(Player(*player) for player in players), finished_at=now_utc(), **fields)
+            append_record(record)
+        except BaseException as error:  # a full disk or a locked file costs the record, never the game
+            self.app.call_from_thread(self.notify, f"Game not recorded: {one_line(error)}", severity="warning")
 
     def spectator_rematch(self) -> None:
-        if self.spectating and self.match.over:
+        if self.spectating and self.match.over and not self.paused:
             self.new_game()
 
     def outcome_text(self) -> str:
+        """The winner, its strikes and how far the other side got: ``Hunter wins in 9 strikes (You had 5/8 hits).``"""
         outcome = self.match.outcome
+        strikes = [board.strikes for board in self.match.boards]  # boards[seat] is the one that seat strikes
+        names = [self.name_of(seat) for seat in self.seats]
         if outcome is Outcome.DRAW:
-            return "Draw: both planes fell in the same round."
-        winner = self.seats[0] if outcome is Outcome.FIRST_WINS else self.seats[1]
-        strikes = self.match.boards[0 if outcome is Outcome.FIRST_WINS else 1].strikes
-        if winner is None:
-            return f"You win in {strikes} strikes!"
-        return f"{self.name_of(winner)} wins in {strikes} strikes."
+            return f"Draw: both planes fell in round {strikes[0]}."
+        winner = 0 if outcome is Outcome.FIRST_WINS else 1
+        loser_hits = self.match.boards[1 - winner].hits
+        rest = f"{names[1 - winner]} had {loser_hits}/{PLANE_SIZE} hits"
+        if self.seats[winner] is None:
+            return f"You win in {strikes[winner]} strikes! ({rest})"
+        return f"{names[winner]} wins in {strikes[winner]} strikes ({rest})."
+
+    def summary_text(self) -> str:
+        """What each side lost to perfect play over the game (in expected strikes; "…" while still solving)."""
+        first, second = (self.lost_to_perfect_play(seat) for seat in (0, 1))
+        if self.seats[0] is None:
+            return f"You lost {first} strikes to perfect play; {self.name_of(self.seats[1])} {second}."
+        return f"Lost to perfect play: {self.name_of(self.seats[0])} {first}, {self.name_of(self.seats[1])} {second}."
 
     # ------------------------------------------------------------------------------------------- drawing
     def render_boards(self) -> None:
@@ -414,21 +595,25 @@ class GameScreen(Screen):
             match.boards[0].observation(),
             plane=match.boards[0].plane if show_all else None,
             last=match.boards[0].last_action,
-            plane_look="board--plane" if self.spectating else "board--reveal",
+            plane_look="board--reveal" if over else "board--plane",
+            hints=self.hints if self.person_can_strike() else (),
         ))
         own.show(BoardView(
             match.boards[1].observation(),
             plane=match.boards[1].plane,
             last=match.boards[1].last_action,
-            plane_look="board--placing" if self.placing else "board--plane",
+            plane_look="board--placing" if self.placing else "board--reveal" if over else "board--plane",
         ))
         target.cursor = None if (self.spectating or over or self.placing) else self.cursor
+        # The board the panels show is marked: they show the agents' view of it.
+        watched = self.watched if self.spectating else 1
+        marks = [" · panels ▼" if watched == seat else "" for seat in (0, 1)]
         if self.spectating:
-            target.border_title = f"{self.name_of(second)}'s board · {self.name_of(first)} strikes"
-            own.border_title = f"{self.name_of(first)}'s board · {self.name_of(second)} strikes"
+            target.border_title = f"{self.name_of(first)} strikes{marks[0]}"
+            own.border_title = f"{self.name_of(second)} strikes{marks[1]}"
         else:
             target.border_title = f"{self.name_of(second)}'s board"
-            own.border_title = "Your board"
+            own.border_title = f"Your board{marks[1]}"
         for widget, game in ((target, match.boards[0]), (own, match.boards[1])):
             widget.border_subtitle = f"{game.strikes} strike{'' if game.strikes == 1 else 's'} · {game.hits}/{PLANE_SIZE} hits"
         self.render_status()
@@ -439,7 +624,11 @@ class GameScreen(Screen):
         lines = [f"[b]{self.name_of(first)} vs {self.name_of(second)}[/b]"]
         if match.over:
             lines.append(f"[b $accent]{self.outcome_text()}[/]")
-            lines.append("Press [b]n[/b] for a new game." if not self.spectating else "Next game in a moment…")
+            lines.append(self.summary_text())
+            if not self.spectating:
+                lines.append("Press [b]n[/b] for a new game.")
+            else:
+                lines.append("Paused: → starts the next game." if self.paused else "Next game in a moment…")
         elif self.placing:
             lines.append("[b]Placing your plane[/b]: arrows move it, [b]r[/b] turns it, [b]enter[/b] confirms.")
         elif self.seats[match.to_move] is None:
@@ -452,7 +641,10 @@ class GameScreen(Screen):
             state = "loading" if slot.state is SlotState.LOADING else "thinking"
             lines.append(f"{self.name_of(spec)} is {state}…")
         if self.spectating:
-            lines.append(f"Spectating · one move every {SPECTATOR_DELAYS[self.delay_index]:g} s (+/-)")
+            lines.extend(self.tally.lines((self.name_of(first), self.name_of(second))))
+            clock = "[b]paused[/b]: → one move, space goes on" if self.paused else (
+                f"one move every {SPECTATOR_DELAYS[self.delay_index]:g} s (+/-), space pauses")
+            lines.append(f"Spectating · {clock}")
         else:
             s = self.score
             lines.append(f"Score  won {s['won']} · lost {s['lost']} · drawn {s['drawn']}")
@@ -491,6 +683,10 @@ class GameScreen(Screen):
             self.strike(message.action)
 
     def action_arrow(self, key: str) -> None:
+        if self.spectating:
+            if key == "right" and self.paused:
+                self.step()
+            return
         d_row, d_col = ARROWS[key]
         if self.placing:
             moved = placement_editor.moved(self.person_plane, d_row, d_col)
@@ -520,10 +716,11 @@ class GameScreen(Screen):
     def action_toggle_placement(self) -> None:
         if self.placing:
             self.placing = False
+            self.notice = ""  # a refused move of the plane is history once it is placed
         elif self.can_place():
             self.placing = True
         self.render_boards()
-        self.refresh_bindings()
+        self.update_bindings()
         self.advance()
 
     def can_place(self) -> bool:
@@ -532,6 +729,30 @@ class GameScreen(Screen):
 
     def action_new_game(self) -> None:
         self.new_game()
+
+    def action_hint(self) -> None:
+        """Mark the optimal cells of the person's board (solved in a worker if it is not yet)."""
+        if not self.person_can_strike():
+            self.hint_wanted = False
+            self.notify("A hint is for your turn.", timeout=2)
+            return
+        board = self.match.boards[0].observation()
+        values = self.judge.values(board)
+        if values is None:
+            self.hint_wanted = True
+            self.request_solution(board)
+            self.notice = "Solving your board for a hint…"
+        else:
+            self.hint_wanted = False
+            self.hints = values.optimal
+            cells = ", ".join(cell_name(cell) for cell in self.hints)
+            self.notice = f"Optimal: {cells} (then {values.best:.3f} strikes in all, on average)"
+        self.render_boards()
+
+    def action_help(self) -> None:
+        from planestrike_tui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
 
     def action_toggle_numbers(self) -> None:
         """Cycle what the cells write: nothing, log10 p, rank, percent."""
@@ -589,7 +810,7 @@ class GameScreen(Screen):
         if removed is not None:
             self.unmount_panel(removed.spec)
         if slot.spec not in self.panels:
-            self.query_one("#panels").mount(AgentPanel(slot, opponent=True), before=0)
+            self.query_one("#panels").mount(AgentPanel(slot, role="opponent"), before=0)
             self.start_loading(slot)
         self.panels_changed()
         if new_game:
@@ -645,6 +866,7 @@ class GameScreen(Screen):
             panel.remove()
         for table in (self.thoughts, self.requested, self.agreements, self.recorded):
             table.pop(spec, None)
+        self.book.forget(spec)
 
     def action_remove_panel(self) -> None:
         from planestrike_tui.screens.agent_dialog import PanelChoiceDialog
@@ -675,7 +897,7 @@ class GameScreen(Screen):
         for table in (self.thoughts, self.requested, self.agreements, self.recorded):
             table.pop(replacing, None)
         if panel is not None:
-            panel.attach(slot, opponent=slot.spec in self.seats)
+            panel.attach(slot, role=self.role_of(slot.spec))
         else:
             self.query_one("#panels").mount(AgentPanel(slot))
         self.start_loading(slot)
@@ -685,9 +907,40 @@ class GameScreen(Screen):
 
     # ------------------------------------------------------------------------------------------ spectator
     def spectator_pair(self) -> tuple[str, str]:
+        """The two agents ``s`` sets playing: the last pair chosen (S, --spectate), else the opponent against the
+        hunter (or Flax, when the hunter is the opponent)."""
+        if self.chosen_pair is not None:
+            return self.chosen_pair
         opponent = self.roster.opponent
         challenger = FALLBACK_OPPONENT if opponent != FALLBACK_OPPONENT else "flax"
         return opponent, challenger
+
+    def action_choose_spectators(self) -> None:
+        """S: choose both agents of a spectated game (any specs), first the one that strikes first."""
+        from planestrike_tui.screens.agent_dialog import AgentDialog
+
+        def second_chosen(first: str, spec: str | None) -> None:
+            if spec:
+                self.spectate(first, spec)
+
+        def first_chosen(spec: str | None) -> None:
+            if spec:
+                self.app.push_screen(AgentDialog.for_player(self.roster, "second", self.spectator_pair()[1]),
+                                     partial(second_chosen, spec))
+
+        self.app.push_screen(AgentDialog.for_player(self.roster, "first", self.spectator_pair()[0]), first_chosen)
+
+    def spectate(self, first: str, second: str) -> None:
+        """Watch ``first`` play ``second`` (specs; two different agents), from now on ``s``'s pair."""
+        first, second = canonical(first), canonical(second)
+        if first == second:
+            self.notify("Spectator mode needs two different agents: one panel cannot play both seats.",
+                        severity="warning")
+            return
+        if self.spectating:
+            self.stop_spectating()
+        self.chosen_pair = (first, second)
+        self.action_toggle_spectator()
 
     def action_toggle_spectator(self) -> None:
         if self.spectating:
@@ -707,12 +960,16 @@ class GameScreen(Screen):
                 self.start_loading(slot)
         self.call_after_refresh(self.panels_changed)
         self.spectating = True
+        self.paused = False
         self.seats = (first, second)
+        if self.tally.players != self.seats:  # a new pair: a new tally
+            self.tally = SpectatorTally(self.seats)
         self.autoplay = self.set_interval(SPECTATOR_DELAYS[self.delay_index], self.autoplay_tick)
         self.new_game()
 
     def stop_spectating(self) -> None:
         self.spectating = False
+        self.paused = False
         self.seats = (None, self.roster.opponent)
         added = [spec for spec, slot in self.roster.slots.items() if not slot.pinned and spec != self.roster.opponent]
         for spec in added:  # a player's panel added for spectating goes
@@ -723,11 +980,41 @@ class GameScreen(Screen):
         if self.autoplay is not None:
             self.autoplay.stop()
             self.autoplay = None
-        self.refresh_bindings()
+        self.update_bindings()
 
     def autoplay_tick(self) -> None:
+        if self.paused:
+            return
         self.move_due = True
         self.advance()
+
+    def action_pause(self) -> None:
+        """Spectator mode: stop or restart the clock (a presenter talking over a position)."""
+        self.paused = not self.paused
+        self.render_status()
+        self.update_bindings()
+
+    def step(self) -> None:
+        """Spectator mode, paused: play one move now (or start the next game once this one is over)."""
+        if self.match.over:
+            self.new_game()
+            return
+        self.move_due = True
+        self.advance()
+
+    def action_watch_other_board(self) -> None:
+        """Spectator mode: the panels show the other board (the other player's view)."""
+        self.watched = 1 - self.watched
+        self.last_shown = None
+        self.requested.clear()
+        self.agreements.clear()
+        self.recorded.clear()
+        self.book.clear_panels(SEATS)
+        self.render_boards()
+        self.request_thoughts()
+        self.draw_panels()
+        self.update_comparison()
+        self.notify(f"Panels: {self.name_of(self.seats[self.watched])}'s view, the board it strikes", timeout=3)
 
     def action_speed(self, step: int) -> None:
         if not self.spectating:
@@ -737,14 +1024,26 @@ class GameScreen(Screen):
         self.autoplay = self.set_interval(SPECTATOR_DELAYS[self.delay_index], self.autoplay_tick)
         self.render_status()
 
+    def binding_state(self) -> tuple[bool, bool, bool]:
+        """What ``check_action`` depends on."""
+        return self.placing, self.spectating, self.match is not None and self.can_place()
+
+    def update_bindings(self) -> None:
+        """Refresh the footer only when the shown keys change: each refresh rebuilds the footer's widgets, and
+        Textual keeps the old ones alive, so refreshing every game grew a spectator session's memory without end."""
+        state = self.binding_state()
+        if state != self.shown_binding_state:
+            self.shown_binding_state = state
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the bindings that mean nothing in the current mode (the footer follows)."""
         if action == "turn_plane":
             return self.placing
-        if action == "speed":
+        if action in ("speed", "pause", "watch_other_board"):
             return self.spectating
         if action == "toggle_placement":
             return self.placing or (self.match is not None and self.can_place())
-        if action == "strike":
+        if action in ("strike", "hint"):
             return not self.spectating
         return True

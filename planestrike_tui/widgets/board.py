@@ -32,6 +32,7 @@ class BoardView:
     plane: np.ndarray | None = None  # bool 8x8 to draw, or None while it is hidden
     last: int | None = None  # the most recent strike on this board
     plane_look: str = "board--plane"  # board--plane, board--placing (being moved) or board--reveal (game over)
+    hints: tuple[int, ...] = ()  # cells to mark as optimal strikes (the hint key)
 
     @classmethod
     def empty(cls) -> "BoardView":
@@ -62,6 +63,7 @@ class BoardWidget(Widget, can_focus=True):
         "board--miss",
         "board--last",
         "board--cursor",
+        "board--hint",
     }
 
     cursor: reactive[int | None] = reactive(None)
@@ -109,10 +111,14 @@ class BoardWidget(Widget, can_focus=True):
             style, symbol = self.get_component_rich_style("board--hit"), "✕"
         elif value == MISS:
             style, symbol = water + self.get_component_rich_style("board--miss"), "•"
-        elif on_plane:
-            style, symbol = self.get_component_rich_style(view.plane_look), ""
+        elif on_plane:  # revealed at the end of a game: the cells never hit are marked, apart from the hits
+            style = self.get_component_rich_style(view.plane_look)
+            symbol = "○" if view.plane_look == "board--reveal" else ""
         else:
             style, symbol = water, ""
+        if action in view.hints:
+            style += self.get_component_rich_style("board--hint")
+            symbol = symbol or "★"
         if view.last == action:
             style += self.get_component_rich_style("board--last")
         if self.cursor == action:

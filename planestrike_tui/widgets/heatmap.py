@@ -11,6 +11,10 @@ confident policy gives 0.99), from ``heatmap--lower`` through the cold colour (n
 ``heatmap--higher``, on a log scale of its size (see ``difference_heat``); the agent's choice is ``◆``
 (reversed), the reference's ``◇``.
 
+Values (the optimal agent's panel): each untried cell's expected strikes to finish the game if it is struck next
+and play is optimal afterwards, written in the cell; the optimal cells are hot (and bold), the others cool off
+with their regret on a log scale (see ``value_heat``).
+
 With numbers on, each cell shows what its colour means: log10 of its probability (in the difference view the
 difference in log10 p), its rank, or its probability in percent (the difference in percentage points), as
 precisely as the cell width allows.
@@ -37,6 +41,7 @@ MARKED_RANKS = 3  # the top choices numbered on the ramp
 # by about 0.3, float32 conversions by 1e-6 or less: the three look apart, and float32 looks like its source,
 # which it is.
 DIFFERENCE_DECADES = 4
+REGRET_TOLERANCE = 1e-9  # expected totals are exact fractions shown as floats: equal within this is optimal
 PROBABILITY_FLOOR = 1e-38  # about float32's smallest normal number: a probability of 0 counts as this in log10 p
 
 
@@ -109,6 +114,38 @@ def difference_heat(difference: np.ndarray, board: np.ndarray) -> np.ndarray:
     return np.where(_untried(board), np.sign(d) * np.clip(size, 0.0, 1.0), 0.0)
 
 
+def value_heat(values: np.ndarray, board: np.ndarray) -> np.ndarray:
+    """Each untried cell's place on the ramp for float [64] expected totals ``values``: 1 for the optimal cells;
+    the others from 0.8 (the smallest regret) down to 0 (the largest) on a log scale of their regret, so a cell
+    1/120 of a strike worse than the best stands apart from one a whole strike worse. Tried cells are 0."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    candidates = _untried(board) & ~np.isnan(v)
+    result = np.zeros(v.shape)
+    if not candidates.any():
+        return result
+    regret = np.where(candidates, v - v[candidates].min(), np.nan)
+    optimal = candidates & (regret <= REGRET_TOLERANCE)
+    result[optimal] = 1.0
+    worse = candidates & ~optimal
+    if worse.any():
+        low, high = regret[worse].min(), regret[worse].max()
+        span = np.log(high / low) if high > low else 1.0
+        result[worse] = 0.8 * (1.0 - np.log(regret[worse] / low) / span)
+    return result
+
+
+def strikes_text(value: float, width: int) -> str:
+    """Expected strikes for a cell: ``4.05`` where it fits, else ``4.1``, else ``4``."""
+    if np.isnan(value):
+        return "·"
+    room = _room(width)
+    for decimals in (2, 1, 0):
+        text = f"{value:.{decimals}f}"
+        if len(text) <= room:
+            return text
+    return f"{value:.0f}"[:room]
+
+
 def percent(probability: float, width: int) -> str:
     """``probability`` in percent for a cell ``width`` columns wide: one decimal when it fits with a column to
     spare, else a whole number (3-column cells use all three: their backgrounds keep neighbours apart)."""
@@ -159,7 +196,7 @@ def _room(width: int) -> int:
 
 class Heatmap(Widget):
     COMPONENT_CLASSES = {"heatmap--cold", "heatmap--hot", "heatmap--lower", "heatmap--higher", "heatmap--tried",
-                         "heatmap--choice", "heatmap--label"}
+                         "heatmap--choice", "heatmap--optimal", "heatmap--label"}
 
     numbers: reactive[Numbers] = reactive(Numbers.OFF)
 
@@ -173,10 +210,21 @@ class Heatmap(Widget):
         self.difference: np.ndarray | None = None  # set in the difference view: log10 p - log10 p_reference
         self.reference: np.ndarray | None = None  # the reference's probabilities, in the difference view
         self.reference_choice: int | None = None
+        self.to_finish: np.ndarray | None = None  # set for the optimal agent: expected strikes to finish per cell
 
     def show(self, board: np.ndarray, probabilities: np.ndarray, choice: int) -> None:
         self._set(board, probabilities, choice)
         self.heat = heat(self.probabilities, self.board)
+        self.refresh()
+
+    def show_values(self, board: np.ndarray, probabilities: np.ndarray, choice: int, values: np.ndarray) -> None:
+        """The optimal agent's expected total strikes ``values`` (float [64]): written in the cells as the strikes
+        still to come (the board's strikes so far taken off), coloured by regret."""
+        self._set(board, probabilities, choice)
+        values = np.asarray(values, dtype=np.float64).reshape(-1)
+        self.to_finish = values - np.count_nonzero(self.board != UNTRIED)
+        self.ranks = ranks(-np.nan_to_num(values, nan=np.inf), self.board)  # rank 1: the lowest expected total
+        self.heat = value_heat(values, self.board)
         self.refresh()
 
     def show_difference(self, board: np.ndarray, probabilities: np.ndarray, choice: int,
@@ -194,14 +242,19 @@ class Heatmap(Widget):
         self.probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
         self.ranks = ranks(self.probabilities, self.board)
         self.choice = choice
-        self.difference = self.reference = self.reference_choice = None
+        self.difference = self.reference = self.reference_choice = self.to_finish = None
 
     def clear(self) -> None:
         self.board = self.probabilities = self.heat = self.ranks = self.choice = None
-        self.difference = self.reference = self.reference_choice = None
+        self.difference = self.reference = self.reference_choice = self.to_finish = None
         self.refresh()
 
     def _number(self, action: int, width: int) -> str:
+        if self.to_finish is not None:  # the optimal agent's panel: rank, or else its strikes to finish
+            if self.numbers is Numbers.RANK:
+                rank = int(self.ranks[action])
+                return str(rank) if rank else "·"
+            return strikes_text(self.to_finish[action], width)
         difference = self.difference is not None
         if self.numbers is Numbers.LOG10:
             if difference:
@@ -223,7 +276,8 @@ class Heatmap(Widget):
                 return "◆"
             return "◇" if action == self.reference_choice else ""
         rank = int(self.ranks[action])
-        if 0 < rank <= MARKED_RANKS and self.probabilities[action] > 0:  # a cell given 0 is nobody's choice
+        # A cell given 0 is nobody's choice (the optimal agent's values rank every cell: its probabilities do not).
+        if 0 < rank <= MARKED_RANKS and (self.to_finish is not None or self.probabilities[action] > 0):
             return str(rank)
         return "◆" if action == self.choice else ""  # a sampling agent may choose an unlikely cell
 
@@ -235,7 +289,8 @@ class Heatmap(Widget):
     def _cell(self, action: int, width: int, colours: dict[str, Color]) -> Segment:
         if self.board is None or self.probabilities is None:
             return Segment(" " * width, self.get_component_rich_style("heatmap--tried"))
-        numbers = self.numbers is not Numbers.OFF
+        # The optimal agent's values are its whole point: written wherever a cell has room for "4.1".
+        numbers = self.numbers is not Numbers.OFF or (self.to_finish is not None and _room(width) >= 3 and width > 3)
         if self.board[action] != UNTRIED:  # greyed; its number still shows (a net may favour a tried cell)
             style = self.get_component_rich_style("heatmap--tried")
             text = self._number(action, width) if numbers and self.numbers is not Numbers.RANK else "·"
@@ -243,6 +298,8 @@ class Heatmap(Widget):
             background = self._background(float(self.heat[action]), colours)
             style = Style(bgcolor=background.rich_color, color=background.get_contrast_text(0.9).rich_color)
             text = self._number(action, width) if numbers else self._mark(action)
+            if self.to_finish is not None and self.heat[action] >= 1.0:
+                style += self.get_component_rich_style("heatmap--optimal")
         if action == self.choice:
             style += self.get_component_rich_style("heatmap--choice")
             text = text or "◆"
