@@ -8,9 +8,10 @@ call tries to reconnect once, so an app can keep the game going and bring the ph
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,17 +23,19 @@ from engine.agents import Agent
 from engine.errors import BadAgentSpec
 from engine.specs import AgentKind
 
-RUNNERS = ("benchmark_model", "persistent")
-# Specs carry no options, so `eval --agent device:...` picks the runner from the environment.
+RUNNERS = ("auto", "benchmark_model", "persistent")  # auto: persistent when a LiteRT runtime is installed
+# Specs carry no options: `eval --device-runner ...` sets the runner for the device specs of that command
+# (runner_for_specs); this environment variable is the fallback when no command said.
 RUNNER_ENVIRONMENT = "PLANESTRIKE_DEVICE_RUNNER"
+_runner_for_specs: str | None = None
 
 
 @dataclass(frozen=True)
 class DeviceAgentConfig:
     serial: str
     model: Path | None = None  # None: the bundled model
-    runner: str = "benchmark_model"  # one of RUNNERS
-    threads: int = 1
+    runner: str = "auto"  # one of RUNNERS
+    threads: int = 1  # CPU threads on the phone (both runners)
     delegate: str = "cpu"  # benchmark_model only: cpu, xnnpack, gpu or nnapi
     move_timeout_s: float = 20.0  # each move, overall (and the persistent runner's start)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -61,6 +64,8 @@ class DeviceAgent(Agent):
         self.spec = read_model_spec(self.model_path)
         self.name = f"Phone {config.serial}"
         self.runner = None
+        self.runner_name: str | None = None  # the runner in use: benchmark_model or persistent
+        self.abi = ""  # the phone's, from getprop
         self.pushed = None  # the model on the phone, once pushed
         self.last_latency_us: float | None = None  # inference time the phone reported for the last board
         self.session = DeviceSession.open(config.serial, config.session, on_auth_wait=on_auth_wait)
@@ -71,17 +76,32 @@ class DeviceAgent(Agent):
             raise
 
     def _start_runner(self) -> None:
+        from devicelink.runtime import installed_runtime, phone_abi
+
         self.pushed = self.session.push_model(self.model_path)
-        if self.config.runner == "persistent":
+        runtime = installed_runtime(self.session) if self.config.runner != "benchmark_model" else None
+        self.abi = self.abi or phone_abi(self.session)
+        if self.config.runner == "persistent" and runtime is None:
+            raise DeviceError(f"no LiteRT runtime on {self.config.serial} for the persistent runner: run 'planestrike "
+                              f"device setup --runtime --device {self.config.serial}' (or use benchmark_model)")
+        self.runner_name = "persistent" if runtime else "benchmark_model"
+        if runtime:
             from devicelink.runners.persistent import PersistentOptions, PersistentRunner
 
-            self.runner = PersistentRunner(self.session, self.pushed, self.spec,
-                                           PersistentOptions(timeout_s=self.config.move_timeout_s))
+            self.runner = PersistentRunner(self.session, self.pushed, self.spec, PersistentOptions(
+                runtime, timeout_s=self.config.move_timeout_s, threads=self.config.threads))
         else:
             from devicelink.runners.benchmark_model import BenchmarkModelRunner, BenchmarkOptions
 
             self.runner = BenchmarkModelRunner(self.session, self.pushed, self.spec, BenchmarkOptions(
                 threads=self.config.threads, delegate=self.config.delegate, timeout_s=self.config.move_timeout_s))
+
+    @property
+    def backend(self) -> str:
+        """What computes the moves: the persistent runner's own word (LiteRT and its accelerator), else the tool."""
+        if self.runner is None:
+            return "unknown"
+        return getattr(self.runner, "backend", None) or f"benchmark_model-{self.config.delegate}"
 
     @property
     def online(self) -> bool:
@@ -112,6 +132,7 @@ class DeviceAgent(Agent):
                 raise
             self.last_latency_us = evaluation.latency_us
             results.append(evaluation.probabilities)
+            _report_move(len(boards))
         return np.stack(results).astype(np.float32)
 
     def _drop_runner(self) -> None:
@@ -144,9 +165,41 @@ def parse_device_argument(argument: str) -> tuple[str, Path | None]:
     return address.serial, Path(model) if model else None
 
 
+@contextlib.contextmanager
+def runner_for_specs(runner: str | None) -> Iterator[None]:
+    """Within this block, ``device:`` specs use ``runner`` (None: the environment variable, else auto)."""
+    global _runner_for_specs
+    if runner is not None and runner not in RUNNERS:
+        raise DeviceError(f"unknown device runner '{runner}': use one of {', '.join(RUNNERS)}")
+    previous, _runner_for_specs = _runner_for_specs, runner
+    try:
+        yield
+    finally:
+        _runner_for_specs = previous
+
+
+# Who hears about each move a device agent computes: (moves in the current batch) -> None. A command's progress
+# bar registers here (watching_moves), since agents built from specs take no callbacks.
+_move_listeners: list[Callable[[int], None]] = []
+
+
+@contextlib.contextmanager
+def watching_moves(listener: Callable[[int], None]) -> Iterator[None]:
+    _move_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _move_listeners.remove(listener)
+
+
+def _report_move(batch_size: int) -> None:
+    for listener in list(_move_listeners):
+        listener(batch_size)
+
+
 def _load(argument: str, seed: int) -> DeviceAgent:
     serial, model = parse_device_argument(argument)
-    runner = os.environ.get(RUNNER_ENVIRONMENT, "benchmark_model")
+    runner = _runner_for_specs or os.environ.get(RUNNER_ENVIRONMENT) or "auto"
     return DeviceAgent(DeviceAgentConfig(serial, model, runner=runner))
 
 

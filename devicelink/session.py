@@ -82,7 +82,7 @@ class DeviceInfo:
     android_version: str
     abi: str
     has_benchmark_model: bool
-    has_persistent_runner: bool
+    has_persistent_runner: bool  # a LiteRT runtime is installed (device setup --runtime)
     latency_ms: float  # median round trip of a small request
 
 
@@ -467,7 +467,7 @@ class DeviceSession:
     def info(self) -> DeviceInfo:
         script = (f"getprop ro.product.model; getprop ro.build.version.release; getprop ro.product.cpu.abi; "
                   f"test -x {layout.BENCHMARK_MODEL} && echo benchmark_model; "
-                  f"test -x {layout.PERSISTENT_RUNNER} && echo persistent_runner; true")
+                  f"test -f {layout.RUNTIME_CURRENT} && echo persistent_runner; true")
         result = self.run(["sh", "-c", script], doing="asking the phone what it is")
         lines = result.stdout.decode("utf-8", "replace").splitlines() + ["", "", ""]
         return DeviceInfo(self.serial, lines[0].strip(), lines[1].strip(), lines[2].strip(),

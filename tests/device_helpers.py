@@ -6,6 +6,7 @@ Every server these helpers start binds 127.0.0.1 on a free port and is stopped (
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -26,6 +27,33 @@ from assets import OFFICIAL_APP_MODEL
 
 REFERENCE_MODEL = OFFICIAL_APP_MODEL  # the official app's policy, vendored in assets/official_app
 REPO = Path(__file__).resolve().parents[1]
+
+# One cache for the whole test session (built runners, the arm64 LiteRT wheel, the virtual phone's exec shim),
+# shared with the subprocesses the tests start, and removed at the end: tests never touch the user's cache.
+if "PLANESTRIKE_TEST_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["PLANESTRIKE_TEST_CACHE"] = os.environ["PLANESTRIKE_CACHE_DIR"] = tempfile.mkdtemp(
+        prefix="planestrike-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PLANESTRIKE_TEST_CACHE"], True)
+FAKE_RUNTIME = "ffffffffffffffff"  # the runtime hash test scripts are installed under
+
+
+def install_runtime_script(phone_or_state_dir, script: str) -> None:
+    """Make ``script`` the phone's runtime `start` script: the persistent runner the agent starts is then this
+    script (run as ``sh start --model PATH --threads N``). Works on a running phone or its state folder."""
+    from devicelink.emulator.sandbox import Sandbox
+
+    sandbox = phone_or_state_dir.sandbox if hasattr(phone_or_state_dir, "sandbox") else \
+        Sandbox(Path(phone_or_state_dir) / "data-local-tmp")
+    sandbox.install_runtime(FAKE_RUNTIME, script)
+
+
+def install_standin_runtime(state_dir: Path) -> None:
+    """The desktop stand-in runner as the current runtime of a virtual phone's state folder."""
+    from devicelink.emulator.sandbox import Sandbox
+
+    Sandbox(Path(state_dir) / "data-local-tmp").install_standin_runtime()
 
 
 def make_key(directory: Path) -> Path:
@@ -86,10 +114,14 @@ def install_program(phone, device_path: str, script: str) -> None:
 
 
 @contextlib.contextmanager
-def phone_in_thread(state_dir: Path, accept_all_keys: bool = False, **config):
+def phone_in_thread(state_dir: Path, accept_all_keys: bool = False, standin_runtime: bool = True, **config):
+    """A virtual phone in this process. With ``standin_runtime`` (the default, for the protocol tests) the desktop
+    stand-in runner is installed as its runtime; the phone itself never installs one."""
     from devicelink.emulator import VirtualPhone, VirtualPhoneConfig
 
     phone = VirtualPhone(VirtualPhoneConfig(state_dir, accept_all_keys=accept_all_keys, **config))
+    if standin_runtime:
+        phone.sandbox.install_standin_runtime()
     with phone:
         yield phone
 
@@ -97,10 +129,10 @@ def phone_in_thread(state_dir: Path, accept_all_keys: bool = False, **config):
 class EmulatorProcess:
     """`planestrike device emulate` as a real subprocess, so a test can kill it like a phone losing power."""
 
-    def __init__(self, state_dir: Path, port: int = 0, accept_all_keys: bool = True):
+    def __init__(self, state_dir: Path, port: int = 0, accept_all_keys: bool = True, abi: str | None = None):
         self.state_dir = state_dir
         argv = [sys.executable, "-m", "planestrike_tui.cli", "device", "emulate", "--port", str(port),
-                "--state-dir", str(state_dir)]
+                "--state-dir", str(state_dir)] + (["--abi", abi] if abi else [])
         if accept_all_keys:
             argv.append("--accept-all-keys")
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
@@ -142,12 +174,29 @@ class EmulatorProcess:
 
 
 @contextlib.contextmanager
-def emulator_process(state_dir: Path, port: int = 0, accept_all_keys: bool = True):
-    emulator = EmulatorProcess(state_dir, port, accept_all_keys)
+def emulator_process(state_dir: Path, port: int = 0, accept_all_keys: bool = True, abi: str | None = None):
+    emulator = EmulatorProcess(state_dir, port, accept_all_keys, abi)
     try:
         yield emulator
     finally:
         emulator.kill()
+
+
+def tool_or_skip(name: str, package: str) -> str:
+    """A system tool's path. In CI ($CI set) a missing one fails the test instead of skipping it."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed: CI must install Debian's '{package}' package (apt-get install "
+                        f"{package})")
+        pytest.skip(f"{name} is not installed (apt-get install {package})")
+    return found
+
+
+def arm64_tools_or_skip() -> None:
+    """The cross compiler and qemu-aarch64, which the arm64 runtime tests need (CI installs both)."""
+    tool_or_skip("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
+    tool_or_skip("qemu-aarch64", "qemu-user")
 
 
 def adb_or_skip() -> str:

@@ -15,7 +15,8 @@ from devicelink.session import SessionConfig
 from engine.agents import Agent
 from engine.evaluation import evaluate
 from engine.specs import parse_agent_spec
-from device_helpers import REFERENCE_MODEL, emulator_process, install_program, trust
+from device_helpers import (REFERENCE_MODEL, emulator_process, install_program, install_runtime_script,
+                            install_standin_runtime, trust)
 
 
 class DesktopLiteRT(Agent):
@@ -88,10 +89,11 @@ def test_the_device_spec_loads_through_the_entry_point(phone, key, monkeypatch, 
     android.mkdir(parents=True, exist_ok=True)
     for name in ("adbkey", "adbkey.pub"):
         (android / name).write_bytes((key.parent / name).read_bytes())
-    monkeypatch.setenv("PLANESTRIKE_DEVICE_RUNNER", "persistent")
+    monkeypatch.delenv("PLANESTRIKE_DEVICE_RUNNER", raising=False)
     agent = parse_agent_spec(f"device:{phone.serial}:{REFERENCE_MODEL}")
     try:
         assert isinstance(agent, DeviceAgent)
+        assert agent.runner_name == "persistent"  # auto: the phone has a runtime (the stand-in, here)
         assert agent.choose(np.zeros((8, 8), np.float32)) == DesktopLiteRT().choose(np.zeros((8, 8), np.float32))
     finally:
         agent.close()
@@ -110,7 +112,7 @@ def test_the_device_spec_loads_through_the_entry_point(phone, key, monkeypatch, 
      "echo 'runner crashed: out of memory' >&2; exit 9\n", "status 9.*out of memory"),
 ])
 def test_a_persistent_runner_that_answers_garbage_gets_a_clear_error(phone, key, script, message):
-    install_program(phone, layout.PERSISTENT_RUNNER, script)
+    install_runtime_script(phone, script)
     with pytest.raises(RunnerError, match=message):
         agent = agent_for(phone.serial, key)
         try:
@@ -159,11 +161,9 @@ def test_killing_the_phone_mid_move_raises_device_lost_and_reconnecting_works(tm
     trust(state, key)
     with emulator_process(state, accept_all_keys=False) as emulator:
         port = emulator.port
-        replace_program_path = state / "data-local-tmp" / "planestrike" / "planestrike_runner"
         # A runner that answers the handshake, then sits on the move: the kill lands mid-move.
-        original_runner = replace_program_path.read_text()
-        replace_program_path.write_text("#!/bin/sh\necho 'ready planestrike-runner/1 input=float32:1x8x8 "
-                                        "output=float32:1x64'\nread line\nsleep 60\n")
+        install_runtime_script(state, "#!/bin/sh\necho 'ready planestrike-runner/1 input=float32:1x8x8 "
+                                      "output=float32:1x64'\nread line\nsleep 60\n")
         agent = agent_for(emulator.serial, key, move_timeout_s=30)
         try:
             killer = threading.Timer(0.5, emulator.kill)
@@ -174,7 +174,7 @@ def test_killing_the_phone_mid_move_raises_device_lost_and_reconnecting_works(tm
             assert not agent.online
             with pytest.raises(DeviceLost, match="still unreachable"):
                 agent.probabilities(np.zeros((8, 8), np.float32))
-            replace_program_path.write_text(original_runner)
+            install_standin_runtime(state)
             with emulator_process(state, port=port, accept_all_keys=False):
                 probabilities = agent.probabilities(np.zeros((8, 8), np.float32))
                 assert np.array_equal(probabilities, DesktopLiteRT().probabilities(np.zeros((8, 8), np.float32)))

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from device_helpers import DEVICE_BANNER, REFERENCE_MODEL, REPO, adb_packet, emulator_process, fake_device
+from device_helpers import (DEVICE_BANNER, REFERENCE_MODEL, REPO, adb_packet, emulator_process, fake_device,
+                            install_standin_runtime)
 
 
 @pytest.fixture
@@ -34,7 +35,9 @@ def test_connect_push_models_remove_and_bench_against_the_virtual_phone(environm
     connected = planestrike(environment, "device", "connect", emulator.serial)
     assert connected.returncode == 0, connected.stderr
     assert f"connected to      {emulator.serial}".replace("      ", " ") in " ".join(connected.stdout.split())
-    assert "Planestrike_Virtual_Phone" in connected.stdout and "benchmark_model, persistent" in connected.stdout
+    assert "Planestrike_Virtual_Phone" in connected.stdout
+    assert " ".join(connected.stdout.split()).count("runners benchmark_model ") == 1  # no runtime installed yet
+    install_standin_runtime(emulator.state_dir)
 
     listed = planestrike(environment, "device", "list")
     assert f"{emulator.serial}  (default)" in listed.stdout
@@ -51,6 +54,8 @@ def test_connect_push_models_remove_and_bench_against_the_virtual_phone(environm
     assert bench.returncode == 0, bench.stderr
     report = json.loads(bench.stdout.splitlines()[-1])
     assert report["moves"] == 10 and report["move_ms_median"] > 0 and report["inference_us_median"] > 0
+    assert (report["runner"], report["backend"]) == ("persistent", "litert-cpu-standin")
+    assert report["abi"] in ("arm64-v8a", "x86_64")
 
     removed = planestrike(environment, "device", "models", "--remove", "403c")
     assert removed.returncode == 0 and "removed" in removed.stdout
@@ -64,9 +69,9 @@ def test_setup_checks_the_installed_benchmark_model(environment, emulator):
 
 
 def test_eval_plays_the_exact_benchmark_on_the_phone_and_matches_the_app_models_known_mean(environment, emulator):
-    environment["PLANESTRIKE_DEVICE_RUNNER"] = "persistent"
+    install_standin_runtime(emulator.state_dir)
     result = planestrike(environment, "eval", "--agent", f"device:{emulator.serial}:{REFERENCE_MODEL}", "--exact",
-                         "--json")
+                         "--json", "--device-runner", "persistent")
     assert result.returncode == 0, result.stderr
     assert round(json.loads(result.stdout)["mean_strikes"], 4) == 13.1917
 

@@ -20,7 +20,7 @@ from devicelink.errors import DeviceCommandFailed, DeviceTimeout, RunnerError
 from devicelink.session import MAX_OUTPUT_BYTES, DeviceSession, SessionConfig
 from devicelink.setup import install_benchmark_model
 import device_helpers
-from device_helpers import REFERENCE_MODEL, install_program, phone_in_thread
+from device_helpers import REFERENCE_MODEL, install_program, install_runtime_script, phone_in_thread
 
 MOVE_TIMEOUT_S = 1.0
 SLACK_S = 1.5  # starting a program on the phone, and a busy machine
@@ -57,7 +57,7 @@ def test_a_benchmark_model_printing_a_dot_now_and_then_ends_at_the_move_timeout(
 ])
 def test_a_runner_that_never_answers_the_request_ends_at_the_move_timeout(phone, key, reply):
     script = READY + f"read line\necho 'pong 1'\nread line\nwhile true; do {reply}; sleep 0.2; done\n"
-    install_program(phone, layout.PERSISTENT_RUNNER, script)
+    install_runtime_script(phone, script)
     agent = agent_for(phone, key, "persistent")
     try:
         agent.runner.ping()
@@ -75,7 +75,7 @@ def test_a_runner_that_never_answers_the_request_ends_at_the_move_timeout(phone,
     (READY + "read line\nhead -c 70000 /dev/zero | tr '\\0' x; echo\nsleep 5\n", "a line over 65536 bytes"),
 ])
 def test_a_runner_that_answers_out_of_bounds_fails_at_once(phone, key, script, message):
-    install_program(phone, layout.PERSISTENT_RUNNER, script)
+    install_runtime_script(phone, script)
     agent = agent_for(phone, key, "persistent")
     try:
         fails_in_time(lambda: agent.probabilities(EMPTY_BOARD), RunnerError, message, deadline_s=0)
@@ -126,7 +126,8 @@ def test_eval_against_a_stalled_phone_prints_one_line(phone, key, monkeypatch, c
                                                                              move_timeout_s=MOVE_TIMEOUT_S))
     install_program(phone, layout.BENCHMARK_MODEL, "#!/bin/sh\nwhile true; do printf .; sleep 0.2; done\n")
     started = time.monotonic()
-    status = main(["eval", "--agent", f"device:{phone.serial}:{REFERENCE_MODEL}", "--games", "2"])
+    status = main(["eval", "--agent", f"device:{phone.serial}:{REFERENCE_MODEL}", "--games", "2",
+                   "--device-runner", "benchmark_model"])
     elapsed = time.monotonic() - started
     errors = capsys.readouterr().err.strip().splitlines()
     assert status == 1 and len(errors) == 1

@@ -14,13 +14,15 @@ import logging
 import os
 import secrets
 import socket
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devicelink.emulator import auth, state, wire
-from devicelink.emulator.sandbox import Sandbox, android_abi
+from devicelink.cache import cache_dir
+from devicelink.emulator import auth, cpu, state, wire
+from devicelink.emulator.sandbox import Sandbox
 from devicelink.emulator.services import Stream, StreamClosed, open_service
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class VirtualPhoneConfig:
     port: int = 0  # 0: pick a free port
     accept_all_keys: bool = False  # trust any key the host offers, as if the user always tapped "Allow"
     model: str = "Planestrike_Virtual_Phone"
+    abi: str | None = None  # arm64-v8a or x86_64; None: arm64-v8a when qemu-aarch64 can run it (cpu.default_abi)
     require_tls: bool = False  # answer CNXN with STLS, as a phone's wireless-debugging port does (TLS not provided)
     # "Allow USB debugging?" shown; gets the key's user@host label, made safe to print
     on_key_waiting: Callable[[str], None] | None = field(default=None, repr=False)
@@ -64,15 +67,20 @@ class VirtualPhone:
     def __init__(self, config: VirtualPhoneConfig):
         """Lay out the state folder; a one-line ``DeviceError`` if it cannot be used (``state.unusable``)."""
         self.config = config
+        try:
+            self.cpu = cpu.prepare(config.abi, cache_dir("virtual-phone"))
+        except (ValueError, OSError, subprocess.SubprocessError) as error:
+            raise state.unusable(f"cannot start the virtual phone: {error}") from None
         with state.setting_up(config.state_dir):
             state.create_state_dir(config.state_dir, config.adb_keys)
             config.sandbox_dir.mkdir(exist_ok=True)
-            self.sandbox = Sandbox(config.sandbox_dir)
+            self.sandbox = Sandbox(config.sandbox_dir, self.cpu.environment)
             self.sandbox.remove_interrupted_pushes()
             self.sandbox.install_standins()
             self.sandbox.install_system({
                 "ro.product.model": config.model, "ro.product.name": config.model, "ro.product.device": "virtual",
-                "ro.build.version.release": "14", "ro.build.version.sdk": "34", "ro.product.cpu.abi": android_abi(),
+                "ro.build.version.release": "14", "ro.build.version.sdk": "34", "ro.product.cpu.abi": self.cpu.abi,
+                "ro.product.cpu.abilist": self.cpu.abi,
             })
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()

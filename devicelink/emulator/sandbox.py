@@ -1,4 +1,4 @@
-"""The virtual phone's storage: a folder standing in for /data/local/tmp, with the stand-in binaries installed.
+"""The virtual phone's storage: a folder standing in for /data/local/tmp, with a stand-in benchmark_model installed.
 
 Sync requests name device paths; they are mapped into the folder, symlinks resolved, and may not leave it (anything
 else is "Permission denied", as for the shell user on a phone). Shell commands run as real processes on this machine
@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import functools
 import os
-import platform
 import posixpath
 import re
 import secrets
@@ -48,15 +47,16 @@ _PARTIAL = re.compile(r"^\.virtual-phone-push-[0-9a-f]{16}\.partial$")
 
 STANDINS = {
     layout.BENCHMARK_MODEL: "benchmark_model.py",
-    layout.PERSISTENT_RUNNER: "planestrike_runner.py",
 }
+STANDIN_RUNTIME = "0000000000000000"  # the runtime hash the desktop stand-in runner is installed under
 
 Result = TypeVar("Result")
 
 
 class Sandbox:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, environment: dict[str, str] | None = None):
         self.root = Path(os.path.realpath(root))
+        self.environment = dict(environment or {})  # added to every shell command's (the CPU's exec shim)
         self.shell_root = self.root  # the folder's path as shell commands see it (see start)
         self._alias: Path | None = None
         self._files: ThreadPoolExecutor | None = None
@@ -152,6 +152,23 @@ class Sandbox:
             temporary.chmod(stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
             temporary.replace(target)
 
+    def install_runtime(self, runtime_hash: str, start_script: str, files: dict[str, str] | None = None) -> None:
+        """Lay out a runtime as `device setup --runtime` would, with the given `start` script (and other files), and
+        make it the current one. For tests: a real runtime is pushed over ADB by the desktop."""
+        folder = self.host_path(f"{layout.RUNTIME_DIR}/{runtime_hash}")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in {layout.RUNTIME_START: start_script, **(files or {})}.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        current = self.host_path(layout.RUNTIME_CURRENT)
+        current.write_text(runtime_hash + "\n", encoding="ascii")
+
+    def install_standin_runtime(self) -> None:
+        """The desktop stand-in runner (desktop LiteRT through Python, backend=litert-cpu-standin) as the current
+        runtime: for protocol tests that need a runner but no C toolchain. Never installed by the phone itself."""
+        source = resources.files("devicelink.emulator.standins").joinpath("desktop_runner_standin.py")
+        start = f'exec {shlex.quote(sys.executable)} "${{0%/*}}/desktop_runner_standin.py" "$@"\n'
+        self.install_runtime(STANDIN_RUNTIME, start, {"desktop_runner_standin.py": source.read_text(encoding="utf-8")})
+
 
 def _launcher() -> str:
     """A stand-in's first lines: a #! line naming this Python. A #! line ends at a space, so for a Python whose path
@@ -160,7 +177,3 @@ def _launcher() -> str:
         return f"#!{sys.executable}\n"
     return f'#!/bin/sh\n"exec" {shlex.quote(sys.executable)} "$0" "$@"\n'
 
-
-def android_abi() -> str:
-    machine = platform.machine().lower()
-    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64-v8a", "arm64": "arm64-v8a"}.get(machine, machine)

@@ -114,7 +114,7 @@ async def _start_process(command: str, sandbox: Sandbox, merge_stderr: bool) -> 
     argv = ["/bin/sh", "-c", command] if command else ["/bin/sh"]
     # PWD too: without it a shell's `pwd` shows the folder's real path, not the one commands use (see Sandbox)
     environment = dict(os.environ, TMPDIR=str(sandbox.shell_root), HOME=str(sandbox.shell_root),
-                       PWD=str(sandbox.shell_root),
+                       PWD=str(sandbox.shell_root), **sandbox.environment,
                        PATH=f"{sandbox.system_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}")
     return await asyncio.create_subprocess_exec(
         *argv, cwd=sandbox.shell_root, env=environment, start_new_session=True,

@@ -27,8 +27,14 @@ _QUIT_WAIT_S = 2.0
 
 @dataclass(frozen=True)
 class PersistentOptions:
+    runtime: str  # the runtime's folder on the phone (devicelink.runtime.installed_runtime)
     timeout_s: float = 20.0  # the whole start (stream and ready line), and each request with its answer
-    binary: str = layout.PERSISTENT_RUNNER
+    threads: int = 1
+
+    def command(self, model_path: str) -> list[str]:
+        """The runtime's `start` script runs the runner through its own glibc loader (devicelink/runtime.py)."""
+        return ["sh", f"{self.runtime}/{layout.RUNTIME_START}", "--model", model_path,
+                "--threads", str(self.threads)]
 
 
 class PersistentRunner:
@@ -47,8 +53,7 @@ class PersistentRunner:
         self.stream = None
         try:
             with session.operation("starting the runner", options.timeout_s):
-                self.stream = session.open_stream(
-                    f"shell,v2,raw:{quote([options.binary, '--model', model.device_path])}")
+                self.stream = session.open_stream(f"shell,v2,raw:{quote(options.command(model.device_path))}")
                 self.backend = self._handshake()
         except BaseException:
             self.close()

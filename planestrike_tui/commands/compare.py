@@ -7,6 +7,7 @@ import json
 
 from engine.limits import COMPARE_BOARDS, SEED
 from planestrike_tui.commands.arguments import in_range, limit_help, path
+from planestrike_tui.commands.device import device_moves, runner_option
 from planestrike_tui.commands.output import progress_bar, shown
 
 
@@ -40,6 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="with --layers (implied): write each .tflite agent's per-layer max |difference| as "
                         "Model Explorer node data, FILE for one agent, FILE's name plus the model's for several")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    runner_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -53,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
         planned = node_data.plan_outputs(args.node_data, args.agents)
     config = CompareConfig(agents=args.agents, boards=args.boards, seed=args.seed, layers=layers)
-    with progress_bar("comparing", "boards") as progress:
+    phone_moves = (args.boards + 1) * sum(spec.strip().startswith("device:") for spec in args.agents)  # + warm-up
+    with device_moves(args.agents, args.device_runner, total=phone_moves) as on_phone, \
+            progress_bar("comparing", "boards", show=not on_phone) as progress:  # a phone has its own bar
         report = compare_agents(config, progress)
     written = node_data.write(planned, report.layers, report.models) if planned else []
     if args.json:

@@ -7,6 +7,7 @@ import json
 
 from engine.limits import EVAL_GAMES, SEED
 from planestrike_tui.commands.arguments import in_range, limit_help
+from planestrike_tui.commands.device import device_moves, runner_option
 from planestrike_tui.commands.output import print_rows, progress_bar
 
 
@@ -34,17 +35,24 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="also compare with optimal play: the exact mean minus the optimum (12.05) and the moves "
                         "and games where the agent loses strikes; implies --exact (uniform placements)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    runner_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.errors import PlanestrikeError
-    from engine.evaluation import GAMES_PER_BATCH, evaluate
-    from engine.specs import parse_agent_spec
 
     if args.regret and args.placements != "uniform":
         raise PlanestrikeError("--regret compares with optimal play under uniform placements, as the app draws "
                                "them: drop --placements legacy")
+    with device_moves([args.agent], args.device_runner) as on_phone:
+        return _run(args, on_phone)
+
+
+def _run(args: argparse.Namespace, on_phone: bool) -> int:
+    from engine.evaluation import GAMES_PER_BATCH, evaluate
+    from engine.specs import parse_agent_spec
+
     agent = parse_agent_spec(args.agent, seed=args.seed)
     regret = None
     try:
@@ -54,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             regret = measure_regret(agent)
             report = _exact_report(regret)
         else:
-            with progress_bar("evaluating", "games", show=not args.exact and args.games > GAMES_PER_BATCH) as progress:
+            show = not args.exact and args.games > GAMES_PER_BATCH and not on_phone  # a phone has its own bar
+            with progress_bar("evaluating", "games", show=show) as progress:
                 report = evaluate(agent, games=args.games, seed=args.seed, placements=args.placements,
                                   exact=args.exact, on_progress=progress)
     finally:

@@ -1,7 +1,9 @@
-"""Stand-in for a persistent on-device runner speaking docs/device-protocol.md over stdin/stdout.
+"""A desktop stand-in for the persistent runner, speaking docs/device-protocol.md over stdin/stdout.
 
-A real one would be an NDK binary or an app_process jar built for the phone; this one runs desktop LiteRT so the
-desktop side of the protocol can be tested here. One model, loaded once; one line per request and per response.
+The real runner is devicelink/runner/planestrike_runner.c, built for the phone by `planestrike device setup
+--runtime`. This one runs desktop LiteRT through Python and says so (backend=litert-cpu-standin): the protocol
+tests install it on the virtual phone explicitly (``Sandbox.install_standin_runtime``) when they need a runner
+without a C toolchain. One model, loaded once; one line per request and per response.
 """
 
 import sys
@@ -21,8 +23,8 @@ def reply(line):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[0] != "--model":
-        reply("error - usage: planestrike_runner --model PATH")
+    if len(argv) not in (2, 4) or argv[0] != "--model" or (len(argv) == 4 and argv[2] != "--threads"):
+        reply("error - usage: desktop_runner_standin --model PATH [--threads N]")
         return 2
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
