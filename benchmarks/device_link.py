@@ -29,18 +29,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from assets import OFFICIAL_APP_MODEL  # noqa: E402
 from devicelink import layout  # noqa: E402
+from devicelink.emulator.sandbox import Sandbox  # noqa: E402
 from devicelink.agent import DeviceAgent, DeviceAgentConfig  # noqa: E402
 from devicelink.bench import time_moves  # noqa: E402
 from devicelink.keys import generate_key, load_signer  # noqa: E402
 from devicelink.session import DeviceSession, SessionConfig  # noqa: E402
 
-REFERENCE_MODEL = REPO.parent / "shared" / "reference-models" / "planestrike_tf.tflite"
+REFERENCE_MODEL = OFFICIAL_APP_MODEL  # the official app's policy, vendored in assets/official_app
 
 
 def start_phone(state_dir: Path) -> tuple[subprocess.Popen, str]:
+    """An x86_64 virtual phone with the desktop stand-in runner as its runtime: this benchmark measures the link and
+    the protocol, not LiteRT on arm64 (benchmarks/device_runtime.py does)."""
+    Sandbox(state_dir / "data-local-tmp").install_standin_runtime()
     process = subprocess.Popen([sys.executable, "-m", "planestrike_tui.cli", "device", "emulate", "--port", "0",
-                                "--accept-all-keys", "--state-dir", str(state_dir)], cwd=REPO,
+                                "--abi", "x86_64", "--accept-all-keys", "--state-dir", str(state_dir)], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout:
         match = re.search(r"listening on (127\.0\.0\.1:\d+)", line)

@@ -37,12 +37,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from assets import OFFICIAL_APP_MODEL  # noqa: E402
 from engine.rules import UNTRIED  # noqa: E402
 from training.litert_agent import LiteRTAgent  # noqa: E402
 from training.litert_model import open_interpreter  # noqa: E402
 from training.parity import game_boards  # noqa: E402
 
-APP_MODEL = REPO.parent / "shared" / "reference-models" / "planestrike_tf.tflite"
+APP_MODEL = OFFICIAL_APP_MODEL  # the official app's policy, vendored in assets/official_app
 
 
 def per_call_us(call, items, rounds: int) -> list[float]:

@@ -7,6 +7,7 @@ import signal
 
 from engine.limits import SEED
 from planestrike_tui.commands.arguments import in_range, limit_help, path
+from planestrike_tui.commands.device import runner_option
 
 DEFAULT_PANELS = ("flax", "tflite", "hunter")
 
@@ -63,6 +64,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "other board, s stops")
     parser.add_argument("--seed", type=in_range(SEED), default=0, metavar="S",
                         help=f"seed for the planes and the random agent, {limit_help(SEED)} (default: 0)")
+    runner_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -79,5 +81,8 @@ def run(args: argparse.Namespace) -> int:
     # The app reads ctrl+c as a key; a SIGINT sent from elsewhere goes to Textual as KeyboardInterrupt, so that it
     # can restore the terminal, rather than ending the process at once as in the other commands.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    app.run()
+    from devicelink.agent import runner_for_specs
+
+    with runner_for_specs(args.device_runner):  # the phone agents the app starts, in any worker, use this runner
+        app.run()
     return app.return_code or 0
