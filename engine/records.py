@@ -353,7 +353,7 @@ def read_records(path: Path | None = None) -> list[GameRecord]:
     if default and not path.exists():
         return []  # no game finished yet
     try:
-        data = read_small_file(path, MAX_FILE_BYTES, "games file")
+        data = read_small_file(path, MAX_FILE_BYTES, "games.jsonl")
     except UnreadableFile as error:
         if "no such file" in error.problem:
             raise UnreadableFile(path, "no such file: give a records file (games.jsonl) or leave FILE out") from None
@@ -394,7 +394,7 @@ def model_sha256(path) -> str | None:
 
 def _existing_bytes(path: Path) -> bytes:
     try:
-        return read_small_file(path, MAX_FILE_BYTES + MAX_LINE_BYTES, "games file")
+        return read_small_file(path, MAX_FILE_BYTES + MAX_LINE_BYTES, "games.jsonl")
     except UnreadableFile as error:
         if "no such file" in error.problem:
             return b""

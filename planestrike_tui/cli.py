@@ -21,7 +21,7 @@ PROG = "planestrike"
 
 # One module per subcommand in planestrike_tui/commands/, each with ``register(commands)`` that adds its parser
 # and sets ``run``. Command modules import only argparse-level code at the top; heavy imports go inside ``run``.
-COMMANDS = ["eval", "solve", "play", "device", "train", "convert", "compare"]
+COMMANDS = ["eval", "solve", "play", "replay", "device", "train", "convert", "compare"]
 
 
 class _Parser(argparse.ArgumentParser):
