@@ -28,6 +28,7 @@ import contextlib
 import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 
@@ -161,7 +162,15 @@ class WireIO(_AdbIOManager):
     def __init__(self, transport):
         super().__init__(transport)
         self._packet_store = _BoundedPacketStore()
-        self._budget: Budget | None = None
+        self._budgets = threading.local()  # per thread: the app's main thread may close while a worker operates
+
+    @property
+    def _budget(self) -> Budget | None:
+        return getattr(self._budgets, "current", None)
+
+    @_budget.setter
+    def _budget(self, budget: Budget | None) -> None:
+        self._budgets.current = budget
 
     @contextlib.contextmanager
     def bounded(self, seconds: float, max_bytes: int = MAX_OPERATION_BYTES) -> Iterator[Budget]:

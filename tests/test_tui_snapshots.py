@@ -64,7 +64,7 @@ def test_main_screen_after_two_rounds(snap_compare, size):
 PANEL_SETS = {
     "1": ("flax",),
     "3": ("flax", "tflite:float16", "tflite:int8"),
-    "6": ("flax", "tflite", "tflite:float16", "tflite:int8", "hunter", "optimal"),  # deterministic agents only
+    "6": ("flax", "tflite", "tflite:float16", "tflite:int8", "hunter", "app"),  # agents that answer in step
 }
 
 

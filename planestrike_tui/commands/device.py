@@ -390,9 +390,12 @@ class MoveMeter:
 def device_moves(specs, runner: str | None, total: int | None = None) -> Iterator[bool]:
     """While a command plays ``specs``: device specs use ``runner`` (``--device-runner``), and a bar on stderr (a
     terminal only) shows the phone's moves done, moves/s and the time left. Yields whether a device is involved."""
+    involved = any(spec.strip().startswith("device:") for spec in specs)
+    if not involved:  # no phone: devicelink (adb-shell, 80 ms of imports) stays unloaded
+        yield False
+        return
     from devicelink.agent import runner_for_specs, watching_moves
 
-    involved = any(spec.strip().startswith("device:") for spec in specs)
     with runner_for_specs(runner):
         if not (involved and sys.stderr.isatty()):
             yield involved
