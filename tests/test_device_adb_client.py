@@ -12,7 +12,6 @@ import subprocess
 import threading
 
 import pytest
-
 from device_helpers import adb_client, free_port, phone_in_thread, trust
 
 

@@ -4,23 +4,20 @@ play: deterministic, so a position always gets the same answer), real records fi
 
 from __future__ import annotations
 
-import html
 import os
-import re
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import numpy as np
 import pytest
+from litert_helpers import assert_one_line_error, run_cli
+from tui_helpers import svg_text, wait_until
 
 from engine.agents import HunterAgent, OptimalAgent
 from engine.match import Match
 from engine.records import GameRecord, Player, append_record, read_records, records_path
 from engine.solver import regret
-from litert_helpers import assert_one_line_error, run_cli
 from planestrike_tui.roster import SlotState
 from planestrike_tui.screens.replay import replay_app
-from tui_helpers import wait_until
 
 PANELS = ("hunter", "optimal")
 YOU, HUNTER, OPTIMAL = Player("You", None, None), Player("Hunter", "hunter", None), Player("Optimal", "optimal", None)
@@ -45,12 +42,6 @@ def played(first, second, players: tuple[Player, Player], planes=(17, 93), mode:
 
 def person_game() -> GameRecord:
     return played(RowByRow(), HunterAgent(), (YOU, HUNTER), mode="person")
-
-
-def svg_text(svg: str) -> str:
-    """The characters of a Textual SVG screenshot (one string; spaces are non-breaking in the file)."""
-    ElementTree.fromstring(svg)  # a well-formed SVG
-    return "".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)).replace("\xa0", " ")
 
 
 async def settled(pilot) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tui_helpers import svg_text
 
 PLANESTRIKE = Path(sys.executable).parent / "planestrike"  # the installed console script, as people run it
 
@@ -63,3 +66,52 @@ def test_planestrike_opens_the_game_plays_a_strike_and_quits_with_ctrl_q(tmux, t
     while not (status_file.exists() and status_file.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert status_file.read_text().strip() == "0", tmux.screen()
+
+
+def test_a_game_played_to_the_end_is_recorded_and_replay_exports_it_as_svg(tmux, tmp_path):
+    """A person plays a whole game in the terminal (row by row, snaking); the game lands in the records file, and
+    `planestrike replay --last --export` draws its final position with no terminal."""
+    data = tmp_path / "data"
+    command = f"XDG_DATA_HOME={data} {PLANESTRIKE} --opponent flax --panels flax,hunter --seed 3; sleep 30"
+    tmux.run("new-session", "-d", "-s", "game", "-x", "140", "-y", "40", command)
+    tmux.wait_for("Your turn")
+    over = re.compile(r"(\d+) strikes · 8/8 hits")  # a plane has fallen: the game is over
+    tmux.run("send-keys", "-t", "game", *["Up"] * 7, *["Left"] * 7)  # the cursor starts in the centre: go to A1
+    for strikes in range(1, 65):
+        tmux.run("send-keys", "-t", "game", "Enter")
+        # Both boards show `strikes` strikes once the agent has answered, or the game is over.
+        done = re.compile(rf"(?<!\d){strikes} strikes? ·")
+        deadline = time.monotonic() + 30
+        while True:
+            screen = tmux.screen()
+            if over.search(screen) or len(done.findall(screen)) == 2:
+                break
+            assert time.monotonic() < deadline, f"strike {strikes} never settled:\n{screen}"
+            time.sleep(0.05)
+        if over.search(screen):
+            break
+        row, col = divmod(strikes - 1, 8)  # the cell just struck; the next is along the row, snaking
+        at_end = col == (7 if row % 2 == 0 else 0)
+        tmux.run("send-keys", "-t", "game", "Down" if at_end else ("Right" if row % 2 == 0 else "Left"))
+    winning_strikes = int(over.search(tmux.wait_for("Press n for a")).group(1))
+    records = data / "planestrike" / "games.jsonl"
+    deadline = time.monotonic() + 20
+    while not (records.exists() and records.read_text().endswith("\n")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (line,) = records.read_text().splitlines()
+    record = json.loads(line)
+    assert record["mode"] == "person" and record["seed"] == 3 and len(record["moves"]) >= 2 * 8 - 1
+    tmux.run("send-keys", "-t", "game", "C-q")
+
+    out = tmp_path / "slides" / "end.svg"
+    out.parent.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if k not in ("TERM", "COLUMNS", "LINES")}, "XDG_DATA_HOME": str(data)}
+    result = subprocess.run([str(PLANESTRIKE), "replay", "--last", "--export", str(out)], check=False, env=env,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    total = len(record["moves"])
+    assert f"move {total} of {total}" in result.stdout
+    text = svg_text(out.read_text())
+    expected = {"first": f"You win in {winning_strikes} strikes", "second": f"{record['players'][1]['name']} wins in {winning_strikes} strikes",
+                "draw": f"Draw: both planes fell in round {winning_strikes}"}[record["outcome"]]
+    assert expected in text, text[:3000]

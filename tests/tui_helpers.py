@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import re
 import time
+from xml.etree import ElementTree
 
 from assets import OFFICIAL_APP_DIR as REFERENCE_MODELS  # noqa: F401  (for the tests: the official app's models)
 from planestrike_tui.app import PlanestrikeApp
@@ -54,3 +57,9 @@ def slot_of(app, kind: str):
 def panel_of(app, kind: str):
     """The panel of the first slot of a kind."""
     return app.game.panels[slot_of(app, kind).spec]
+
+
+def svg_text(svg: str) -> str:
+    """The characters of a Textual SVG screenshot (one string; spaces are non-breaking in the file)."""
+    ElementTree.fromstring(svg)  # a well-formed SVG
+    return "".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)).replace("\xa0", " ")
