@@ -136,3 +136,59 @@ def test_colours_follow_the_theme(snap_compare):
         await strike_twice()(pilot)
 
     assert snap_compare(bundled_app(), terminal_size=SIZES["140x45"], run_before=run_before)
+
+
+def test_help_screen(snap_compare):
+    async def run_before(pilot) -> None:
+        await wait_for_agents(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen", "the help screen")
+
+    assert snap_compare(bundled_app(opponent="hunter", panels=("hunter",)), terminal_size=SIZES["80x24"],
+                        run_before=run_before)
+
+
+def solved(game) -> bool:
+    """Every position of the game solved: the regrets and the summary are final."""
+    status = str(game.query_one("#status").render()).splitlines()
+    return not game.solving and not any("…" in line for line in status if "perfect play" in line)
+
+
+def test_end_of_a_game_reveals_both_planes_and_sums_it_up(snap_compare):
+    async def run_before(pilot) -> None:
+        await wait_for_agents(pilot)
+        game = pilot.app.game
+        cell = 0
+        while not game.match.over:  # row by row: the hunter wins
+            while game.match.boards[0].is_tried(cell):
+                cell += 1
+            game.strike(cell)
+            await wait_for_agents(pilot)
+        await wait_until(pilot, lambda: solved(game), "the game's regrets", timeout=60)
+
+    app = bundled_app(opponent="hunter", panels=("hunter", "optimal"))
+    assert snap_compare(app, terminal_size=SIZES["140x45"], run_before=run_before)
+
+
+def test_spectator_labels_the_watched_board_and_keeps_a_tally(snap_compare):
+    """Hunter against the bundled model, paused by the presenter after the first game and three moves of the next."""
+    async def run_before(pilot) -> None:
+        game = pilot.app.game
+        await pilot.press("space")
+        await wait_for_agents(pilot)
+
+        async def step() -> None:
+            before = sum(board.strikes for board in game.match.boards), game.match_number
+            await pilot.press("right")
+            await wait_until(pilot, lambda: (sum(b.strikes for b in game.match.boards), game.match_number) != before,
+                             "the move")
+            await wait_for_agents(pilot)
+
+        while game.match_number == 1:
+            await step()
+        for _ in range(3):
+            await step()
+        await wait_until(pilot, lambda: solved(game) and game.tally.scored == 1, "the tally's regrets", timeout=60)
+
+    app = PlanestrikeApp(RosterConfig(seed=21, spectate=("hunter", "tflite"), panels=("hunter", "tflite")))
+    assert snap_compare(app, terminal_size=SIZES["140x45"], run_before=run_before)

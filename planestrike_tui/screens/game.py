@@ -638,8 +638,12 @@ class GameScreen(Screen):
         else:
             spec = self.seats[match.to_move]
             slot = self.roster.get(spec)
-            state = "loading" if slot.state is SlotState.LOADING else "thinking"
-            lines.append(f"{self.name_of(spec)} is {state}…")
+            if slot.state is SlotState.LOADING:
+                lines.append(f"{self.name_of(spec)} is loading…")
+            elif self.spectating and self.paused:  # its answer waits for the presenter's →
+                lines.append(f"{self.name_of(spec)} to move.")
+            else:
+                lines.append(f"{self.name_of(spec)} is thinking…")
         if self.spectating:
             lines.extend(self.tally.lines((self.name_of(first), self.name_of(second))))
             clock = "[b]paused[/b]: → one move, space goes on" if self.paused else (

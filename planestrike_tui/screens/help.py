@@ -12,27 +12,27 @@ from textual.widgets import Label, Markdown
 HELP = """\
 ## Keys
 
-| in a game | |
-|---|---|
-| arrows + enter, or click | strike |
-| `n` / `o` | new game / choose the opponent |
-| `p`, then arrows, `r`, enter | place your plane before the first strike |
-| `h` | hint: the optimal cells of your board |
-| `v` | numbers in the cells: log10 p, rank, % |
-| `f` / `g` | difference view (every panel minus the reference) / next reference |
-| `a` / `x` | add a panel / remove one |
-| `t` / `c` | retrain (a training run) / convert a checkpoint to .tflite |
-| `l` / `d` | load a model into a panel / connect a phone |
-| ctrl+s | save a screenshot (SVG) |
-| ctrl+p / ctrl+q | command palette / quit |
+**In a game**
 
-| spectator mode (agent against agent) | |
-|---|---|
-| `s` / `S` | start or stop it / choose both agents |
-| space | pause / go on (for a presenter) |
-| → | one move, while paused |
-| `b` | the panels show the other board |
-| `+` / `-` | faster / slower |
+- **arrows + enter**, or click: strike
+- **n** / **o**: new game / choose the opponent
+- **p**, then arrows, **r**, enter: place your plane before the first strike
+- **h**: hint, the optimal cells of your board
+- **v**: numbers in the cells (log10 p, rank, %)
+- **f** / **g**: difference view (every panel minus the reference) / next reference
+- **a** / **x**: add a panel / remove one
+- **t** / **c**: retrain (a training run) / convert a checkpoint to .tflite
+- **l** / **d**: load a model into a panel / connect a phone
+- **ctrl+s**: save a screenshot (SVG)
+- **ctrl+p** / **ctrl+q**: command palette / quit
+
+**Spectator mode** (agent against agent)
+
+- **s** / **S**: start or stop it / choose both agents
+- **space**: pause / go on (for a presenter)
+- **→**: one move, while paused
+- **b**: the panels show the other board
+- **+** / **-**: faster / slower
 
 ## The boards
 
