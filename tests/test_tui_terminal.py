@@ -115,3 +115,28 @@ def test_a_game_played_to_the_end_is_recorded_and_replay_exports_it_as_svg(tmux,
     expected = {"first": f"You win in {winning_strikes} strikes", "second": f"{record['players'][1]['name']} wins in {winning_strikes} strikes",
                 "draw": f"Draw: both planes fell in round {winning_strikes}"}[record["outcome"]]
     assert expected in text, text[:3000]
+
+
+ESCAPES = re.compile(r"\x1b\[[0-9;?<>=$]*[a-zA-Z~]|\x1b[=>()][0-9A-Z]?|\x1b\].*?(?:\x07|\x1b\\)")
+
+
+def test_a_talk_demo_records_with_asciinema(tmux, tmp_path):
+    """The README's recipe for a talk: `asciinema rec -c "planestrike ..."` records the app as it plays."""
+    asciinema = Path(sys.executable).parent / "asciinema"  # a test dependency (pyproject's test extra)
+    cast = tmp_path / "demo.cast"
+    status_file = tmp_path / "status"
+    command = (f"{asciinema} rec --quiet -c '{PLANESTRIKE} --opponent hunter --panels hunter' {cast}; "
+               f"echo $? > {status_file}; sleep 30")
+    tmux.run("new-session", "-d", "-s", "game", "-x", "120", "-y", "40", command)
+    tmux.wait_for("Your turn")
+    tmux.run("send-keys", "-t", "game", "Enter")
+    tmux.wait_for("1 strike · ")
+    tmux.run("send-keys", "-t", "game", "C-q")
+    deadline = time.monotonic() + 20
+    while not (status_file.exists() and status_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert status_file.read_text().strip() == "0", tmux.screen()
+    header, *events = (json.loads(line) for line in cast.read_text().splitlines())
+    assert header["version"] == 2 and (header["width"], header["height"]) == (120, 40)
+    shown = ESCAPES.sub("", "".join(data for _, kind, data in events if kind == "o"))
+    assert "Your turn" in shown and "1 strike · " in shown
