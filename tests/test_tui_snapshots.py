@@ -165,6 +165,7 @@ def test_end_of_a_game_reveals_both_planes_and_sums_it_up(snap_compare):
             game.strike(cell)
             await wait_for_agents(pilot)
         await wait_until(pilot, lambda: solved(game), "the game's regrets", timeout=60)
+        await pilot.pause()  # the status has grown: let the layout follow
 
     app = bundled_app(opponent="hunter", panels=("hunter", "optimal"))
     assert snap_compare(app, terminal_size=SIZES["140x45"], run_before=run_before)
@@ -189,6 +190,7 @@ def test_spectator_labels_the_watched_board_and_keeps_a_tally(snap_compare):
         for _ in range(3):
             await step()
         await wait_until(pilot, lambda: solved(game) and game.tally.scored == 1, "the tally's regrets", timeout=60)
+        await pilot.pause()
 
     app = PlanestrikeApp(RosterConfig(seed=21, spectate=("hunter", "tflite"), panels=("hunter", "tflite")))
     assert snap_compare(app, terminal_size=SIZES["140x45"], run_before=run_before)
