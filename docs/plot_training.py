@@ -47,7 +47,7 @@ def load_stages(spec: str) -> tuple[str, list[dict]]:
         points += [{**p, **{key: p[key] + offset[key] for key in offset}} for p in stage]
         if stage:
             offset = {key: points[-1][key] for key in offset}
-    return Path(spec.split("+")[-1]).stem, points
+    return " + ".join(Path(part).stem for part in spec.split("+")), points
 
 
 def chart(runs: dict[str, list[dict]], x_key: str, x_label: str, x_scale: float, regret: bool = False) -> str:
