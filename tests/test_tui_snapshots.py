@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import REFERENCE_MODELS, wait_for_agents, wait_until
+from tui_helpers import REFERENCE_MODELS, lose_row_by_row, wait_for_agents, wait_until
 
 from planestrike_tui import roster
 from planestrike_tui.app import PlanestrikeApp
@@ -158,12 +158,7 @@ def test_end_of_a_game_reveals_both_planes_and_sums_it_up(snap_compare):
     async def run_before(pilot) -> None:
         await wait_for_agents(pilot)
         game = pilot.app.game
-        cell = 0
-        while not game.match.over:  # row by row: the hunter wins
-            while game.match.boards[0].is_tried(cell):
-                cell += 1
-            game.strike(cell)
-            await wait_for_agents(pilot)
+        await lose_row_by_row(pilot)  # the hunter wins
         await wait_until(pilot, lambda: solved(game), "the game's regrets", timeout=60)
         await pilot.pause()  # the status has grown: let the layout follow
 

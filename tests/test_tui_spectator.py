@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tui_helpers import make_app, wait_for_agents, wait_until
+from tui_helpers import lose_row_by_row, make_app, wait_for_agents, wait_until
 
 from engine.match import Match, Outcome
 from engine.records import read_records
@@ -126,12 +126,7 @@ async def test_the_end_of_a_game_reveals_both_planes_sums_it_up_and_records_it()
     async with app.run_test(size=(140, 45)) as pilot:
         await wait_for_agents(pilot)
         game = app.game
-        cell = 0
-        while not game.match.over:  # row by row: the hunter wins
-            while game.match.boards[0].is_tried(cell):
-                cell += 1
-            game.strike(cell)
-            await wait_for_agents(pilot)
+        await lose_row_by_row(pilot)  # the hunter wins
         match = game.match
         target, own = game.query_one("#target"), game.query_one("#own")
         for widget, board in ((target, match.boards[0]), (own, match.boards[1])):

@@ -41,6 +41,13 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared on the screen:\n{self.screen()}")
 
+    def exit_status(self, status_file: Path, timeout: float = 20.0) -> str:
+        """What the session's command wrote to ``status_file`` (``...; echo $? > FILE``) once it has exited."""
+        deadline = time.monotonic() + timeout
+        while not (status_file.exists() and status_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return status_file.read_text().strip() if status_file.exists() else "(still running)"
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
@@ -62,10 +69,7 @@ def test_planestrike_opens_the_game_plays_a_strike_and_quits_with_ctrl_q(tmux, t
     tmux.run("send-keys", "-t", "game", "Enter")
     tmux.wait_for("1 strike · ")
     tmux.run("send-keys", "-t", "game", "C-q")
-    deadline = time.monotonic() + 20
-    while not (status_file.exists() and status_file.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert status_file.read_text().strip() == "0", tmux.screen()
+    assert tmux.exit_status(status_file) == "0", tmux.screen()
 
 
 def test_a_game_played_to_the_end_is_recorded_and_replay_exports_it_as_svg(tmux, tmp_path):
@@ -132,10 +136,7 @@ def test_a_talk_demo_records_with_asciinema(tmux, tmp_path):
     tmux.run("send-keys", "-t", "game", "Enter")
     tmux.wait_for("1 strike · ")
     tmux.run("send-keys", "-t", "game", "C-q")
-    deadline = time.monotonic() + 20
-    while not (status_file.exists() and status_file.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert status_file.read_text().strip() == "0", tmux.screen()
+    assert tmux.exit_status(status_file) == "0", tmux.screen()
     header, *events = (json.loads(line) for line in cast.read_text().splitlines())
     assert header["version"] == 2 and (header["width"], header["height"]) == (120, 40)
     shown = ESCAPES.sub("", "".join(data for _, kind, data in events if kind == "o"))

@@ -63,3 +63,14 @@ def svg_text(svg: str) -> str:
     """The characters of a Textual SVG screenshot (one string; spaces are non-breaking in the file)."""
     ElementTree.fromstring(svg)  # a well-formed SVG
     return "".join(html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg)).replace("\xa0", " ")
+
+
+async def lose_row_by_row(pilot) -> None:
+    """The person strikes the cells in order, A1 onwards, until the game is over (the agent wins)."""
+    game = pilot.app.game
+    cell = 0
+    while not game.match.over:
+        while game.match.boards[0].is_tried(cell):
+            cell += 1
+        game.strike(cell)
+        await wait_for_agents(pilot)
