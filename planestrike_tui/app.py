@@ -14,6 +14,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from planestrike_tui.malloc_arenas import limit_malloc_arenas
 from planestrike_tui.roster import Roster, RosterConfig
 from planestrike_tui.screens.agent_dialog import available_choices, choice_title
 from planestrike_tui.screens.game import GameScreen
@@ -29,6 +30,7 @@ class PlanestrikeApp(App):
 
     def __init__(self, config: RosterConfig | None = None) -> None:
         super().__init__()
+        limit_malloc_arenas()  # before the first worker thread: memory stays flat through a talk
         self.roster = Roster(config or RosterConfig())
 
     def get_default_screen(self) -> Screen:
