@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from engine.agents import Agent
-from planestrike_tui.roster import AgentSlot, Thought
+from planestrike_tui.roster import AgentSlot, Position, Thought, one_line
 
 
 @dataclass
@@ -45,3 +45,22 @@ class PositionSolved(Message):
 class SolveFailed(Message):
     key: bytes
     message: str
+
+
+def load_agent(slot: AgentSlot) -> Message:
+    """Load ``slot``'s agent (in a worker thread): ``AgentLoaded``, or ``AgentFailed`` with the reason in one line.
+    Any failure is that panel's problem, never the app's."""
+    try:
+        agent = slot.load()
+    except BaseException as error:
+        return AgentFailed(slot, one_line(error))
+    return AgentLoaded(slot, agent)
+
+
+def think(slot: AgentSlot, position: Position, board) -> Message:
+    """``slot``'s answer for ``position`` (in a worker thread): ``ThoughtReady``, or ``ThoughtFailed``."""
+    try:
+        thought = slot.think(position, board)
+    except BaseException as error:
+        return ThoughtFailed(slot, one_line(error))
+    return ThoughtReady(slot, thought)

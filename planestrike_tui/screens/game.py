@@ -24,7 +24,8 @@ from engine.match import Match, Outcome
 from engine.placements import draw_placements
 from engine.rules import BOARD_SIZE, PLANE_SIZE, cell_name
 from planestrike_tui import placement_editor
-from planestrike_tui.messages import AgentFailed, AgentLoaded, PositionSolved, SolveFailed, ThoughtFailed, ThoughtReady
+from planestrike_tui.messages import (AgentFailed, AgentLoaded, PositionSolved, SolveFailed, ThoughtFailed, ThoughtReady,
+                                      load_agent, think)
 from planestrike_tui.regrets import Judge, RegretBook, board_key
 from planestrike_tui.spectator_tally import SpectatorTally
 from planestrike_tui.roster import MAX_PANELS, AgentSlot, canonical_spec as canonical, Position, Roster, SlotState, Thought, one_line
@@ -194,20 +195,10 @@ class GameScreen(Screen):
         self.run_worker(partial(self._load, slot), thread=True, group=f"load-{slot.spec}", exit_on_error=False)
 
     def _load(self, slot: AgentSlot) -> None:  # in a thread
-        try:
-            agent = slot.load()
-        except BaseException as error:  # any failure is this panel's problem, never the app's
-            self.post_message(AgentFailed(slot, one_line(error)))
-        else:
-            self.post_message(AgentLoaded(slot, agent))
+        self.post_message(load_agent(slot))
 
     def _think(self, slot: AgentSlot, position: Position, board: np.ndarray) -> None:  # in a thread
-        try:
-            thought = slot.think(position, board)
-        except BaseException as error:
-            self.post_message(ThoughtFailed(slot, one_line(error)))
-        else:
-            self.post_message(ThoughtReady(slot, thought))
+        self.post_message(think(slot, position, board))
 
     @on(AgentLoaded)
     def agent_loaded(self, message: AgentLoaded) -> None:

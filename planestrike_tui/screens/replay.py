@@ -24,7 +24,8 @@ from textual.widgets import Footer, Header, Static
 from engine.match import Match
 from engine.records import GameRecord
 from engine.rules import PLANE_SIZE, cell_name
-from planestrike_tui.messages import AgentFailed, AgentLoaded, PositionSolved, SolveFailed, ThoughtFailed, ThoughtReady
+from planestrike_tui.messages import (AgentFailed, AgentLoaded, PositionSolved, SolveFailed, ThoughtFailed, ThoughtReady,
+                                      load_agent, think)
 from planestrike_tui.regrets import Judge, board_key
 from planestrike_tui.roster import AgentSlot, Position, Roster, SlotState, Thought, one_line
 from planestrike_tui.widgets.agent_panel import AgentPanel
@@ -175,20 +176,10 @@ class ReplayScreen(Screen):
         self.run_worker(partial(self._load, slot), thread=True, group=f"load-{slot.spec}", exit_on_error=False)
 
     def _load(self, slot: AgentSlot) -> None:  # in a thread
-        try:
-            agent = slot.load()
-        except BaseException as error:  # a panel's problem, never the app's
-            self.post_message(AgentFailed(slot, one_line(error)))
-        else:
-            self.post_message(AgentLoaded(slot, agent))
+        self.post_message(load_agent(slot))
 
     def _think(self, slot: AgentSlot, position: Position, board: np.ndarray) -> None:  # in a thread
-        try:
-            thought = slot.think(position, board)
-        except BaseException as error:
-            self.post_message(ThoughtFailed(slot, one_line(error)))
-        else:
-            self.post_message(ThoughtReady(slot, thought))
+        self.post_message(think(slot, position, board))
 
     @on(AgentLoaded)
     def agent_loaded(self, message: AgentLoaded) -> None:
