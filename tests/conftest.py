@@ -2,8 +2,8 @@
 the whole suite: game records go to the test's own folder, never the real home."""
 
 import pytest
-from device_helpers import make_key, phone_in_thread, trust
 
+from device_helpers import make_key, phone_in_thread, trust
 from devicelink.session import DeviceSession, SessionConfig
 
 

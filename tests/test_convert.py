@@ -10,36 +10,17 @@ import sys
 import jax
 import numpy as np
 import pytest
-from litert_helpers import (
-    TF_AGENTS_MODEL,
-    assert_one_line_error,
-    fresh_checkpoint,
-    run_cli,
-)
+from litert_helpers import TF_AGENTS_MODEL, assert_one_line_error, fresh_checkpoint, run_cli
 
 from engine.evaluation import evaluate
 from engine.rules import UNTRIED
 from training.checkpoint import CheckpointError
-from training.convert import (
-    QUANTIZATIONS,
-    ConversionError,
-    ConvertConfig,
-    ParityError,
-    check_builtin_ops,
-    convert_checkpoint,
-    convert_policy,
-    variant_name,
-)
+from training.convert import (QUANTIZATIONS, ConversionError, ConvertConfig, ParityError, check_builtin_ops,
+                              convert_checkpoint, convert_policy, variant_name)
 from training.litert_agent import LiteRTAgent
 from training.litert_model import read_model
 from training.model import ModelConfig, init_params
-from training.parity import (
-    THRESHOLDS,
-    ParityConfig,
-    ParityThresholds,
-    compare_probabilities,
-    game_boards,
-)
+from training.parity import THRESHOLDS, ParityConfig, ParityThresholds, compare_probabilities, game_boards
 
 REFERENCE_OPS = ["RESHAPE", "FULLY_CONNECTED", "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
 

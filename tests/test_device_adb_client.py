@@ -12,6 +12,7 @@ import subprocess
 import threading
 
 import pytest
+
 from device_helpers import adb_client, free_port, phone_in_thread, trust
 
 

@@ -7,14 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-from device_helpers import (
-    REFERENCE_MODEL,
-    emulator_process,
-    install_program,
-    install_runtime_script,
-    install_standin_runtime,
-    trust,
-)
 
 from devicelink import layout
 from devicelink.agent import DeviceAgent, DeviceAgentConfig, parse_device_argument
@@ -23,6 +15,8 @@ from devicelink.session import SessionConfig
 from engine.agents import Agent
 from engine.evaluation import evaluate
 from engine.specs import parse_agent_spec
+from device_helpers import (REFERENCE_MODEL, emulator_process, install_program, install_runtime_script,
+                            install_standin_runtime, trust)
 
 
 class DesktopLiteRT(Agent):
@@ -234,6 +228,7 @@ def test_two_agents_share_one_phone_at_once(phone, key):
 
 def test_without_a_model_the_bundled_one_is_used_and_its_absence_explained(monkeypatch, tmp_path):
     import assets
+
     from devicelink.agent import bundled_model
     from devicelink.errors import DeviceError
 

@@ -9,15 +9,9 @@ import sys
 import time
 
 import pytest
-from device_helpers import (
-    DEVICE_BANNER,
-    REFERENCE_MODEL,
-    REPO,
-    adb_packet,
-    emulator_process,
-    fake_device,
-    install_standin_runtime,
-)
+
+from device_helpers import (DEVICE_BANNER, REFERENCE_MODEL, REPO, adb_packet, emulator_process, fake_device,
+                            install_standin_runtime)
 
 
 @pytest.fixture

@@ -10,15 +10,8 @@ from __future__ import annotations
 import functools
 import time
 
-import device_helpers
 import numpy as np
 import pytest
-from device_helpers import (
-    REFERENCE_MODEL,
-    install_program,
-    install_runtime_script,
-    phone_in_thread,
-)
 
 from devicelink import agent as agent_module
 from devicelink import layout
@@ -26,6 +19,8 @@ from devicelink.agent import DeviceAgent, DeviceAgentConfig
 from devicelink.errors import DeviceCommandFailed, DeviceTimeout, RunnerError
 from devicelink.session import MAX_OUTPUT_BYTES, DeviceSession, SessionConfig
 from devicelink.setup import install_benchmark_model
+import device_helpers
+from device_helpers import REFERENCE_MODEL, install_program, install_runtime_script, phone_in_thread
 
 MOVE_TIMEOUT_S = 1.0
 SLACK_S = 1.5  # starting a program on the phone, and a busy machine

@@ -8,11 +8,11 @@ import socket
 import threading
 
 import pytest
-from device_helpers import make_key, phone_in_thread
 
 from devicelink.emulator.auth import load_keys, parse_public_key
 from devicelink.errors import DeviceAuthError, DeviceCommandFailed
 from devicelink.session import DeviceSession, SessionConfig
+from device_helpers import make_key, phone_in_thread
 
 
 # --- AUTH ---------------------------------------------------------------------------------------------------------

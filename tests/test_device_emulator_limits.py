@@ -21,32 +21,12 @@ import time
 from pathlib import Path
 
 import pytest
-from device_helpers import (
-    REPO,
-    adb_client,
-    emulator_process,
-    make_key,
-    phone_in_thread,
-    power_cut_halfway,
-    recv_exactly,
-    trust,
-)
 
+from device_helpers import (REPO, adb_client, emulator_process, make_key, phone_in_thread, power_cut_halfway,
+                            recv_exactly, trust)
 from devicelink.emulator.auth import load_keys, parse_public_key
-from devicelink.emulator.daemon import (
-    MAX_SIGNATURES,
-    MAX_STREAMS,
-    VirtualPhone,
-    VirtualPhoneConfig,
-    default_state_dir,
-)
-from devicelink.errors import (
-    DeviceAuthError,
-    DeviceCommandFailed,
-    DeviceError,
-    DeviceLost,
-    DeviceUnreachable,
-)
+from devicelink.emulator.daemon import MAX_SIGNATURES, MAX_STREAMS, VirtualPhone, VirtualPhoneConfig, default_state_dir
+from devicelink.errors import DeviceAuthError, DeviceCommandFailed, DeviceError, DeviceLost, DeviceUnreachable
 from devicelink.session import DeviceSession, SessionConfig
 
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"

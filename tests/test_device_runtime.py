@@ -12,15 +12,9 @@ import subprocess
 import sys
 
 import pytest
-from device_helpers import (
-    REFERENCE_MODEL,
-    REPO,
-    arm64_tools_or_skip,
-    emulator_process,
-    tool_or_skip,
-)
 
 from assets import BUNDLED_TFLITE
+from device_helpers import REFERENCE_MODEL, REPO, arm64_tools_or_skip, emulator_process, tool_or_skip
 from devicelink import layout
 
 EM_AARCH64, EM_X86_64 = 183, 62  # ELF e_machine

@@ -10,29 +10,12 @@ import threading
 import time
 
 import pytest
-from device_helpers import (
-    REFERENCE_MODEL,
-    emulator_process,
-    make_key,
-    phone_in_thread,
-    power_cut_halfway,
-)
 
 from devicelink import keys, layout
-from devicelink.errors import (
-    DeviceCommandFailed,
-    DeviceError,
-    DeviceLost,
-    DeviceUnreachable,
-    DeviceUnsupported,
-)
-from devicelink.session import (
-    STALE_PARTIAL_MINUTES,
-    Address,
-    DeviceSession,
-    SessionConfig,
-)
+from devicelink.errors import (DeviceCommandFailed, DeviceError, DeviceLost, DeviceUnreachable, DeviceUnsupported)
+from devicelink.session import STALE_PARTIAL_MINUTES, Address, DeviceSession, SessionConfig
 from devicelink.setup import install_benchmark_model
+from device_helpers import REFERENCE_MODEL, emulator_process, make_key, phone_in_thread, power_cut_halfway
 
 HOSTILE_NAMES = [
     "with space.tflite",

@@ -11,11 +11,11 @@ import time
 
 import pytest
 from adb_shell.transport.tcp_transport import TcpTransport
-from device_helpers import make_key, phone_in_thread, trust
 
 from devicelink.errors import DeviceTimeout
 from devicelink.session import DeviceSession, SessionConfig
 from devicelink.transport import ReliableTcpTransport
+from device_helpers import make_key, phone_in_thread, trust
 
 
 class SlowReader:

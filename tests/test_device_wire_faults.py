@@ -13,18 +13,13 @@ import struct
 import threading
 import time
 
-import device_helpers
 import pytest
-from device_helpers import DEVICE_BANNER, adb_packet, fake_device
 
-from devicelink.errors import (
-    DeviceAuthError,
-    DeviceProtocolError,
-    DeviceTimeout,
-    DeviceUnreachable,
-)
+from devicelink.errors import DeviceAuthError, DeviceProtocolError, DeviceTimeout, DeviceUnreachable
 from devicelink.session import DeviceSession, SessionConfig
 from devicelink.transport import MAX_OPERATION_BYTES, MAX_PARKED_PACKETS
+import device_helpers
+from device_helpers import DEVICE_BANNER, adb_packet, fake_device
 
 DEADLINE_S = 1.0
 SLACK_S = 1.0  # a failure may come this much after its deadline (process scheduling on a busy machine)

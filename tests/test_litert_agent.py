@@ -9,13 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from litert_helpers import (
-    APP_MODEL,
-    PLANESTRIKE,
-    TF_AGENTS_MODEL,
-    assert_one_line_error,
-    run_cli,
-)
+from litert_helpers import APP_MODEL, PLANESTRIKE, TF_AGENTS_MODEL, assert_one_line_error, run_cli
 
 from engine.evaluation import evaluate
 from engine.specs import parse_agent_spec

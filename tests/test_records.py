@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
+import os
 import signal
 import subprocess
 import sys
@@ -17,18 +17,8 @@ import pytest
 from engine.agents import HunterAgent, RandomAgent
 from engine.errors import PlanestrikeError
 from engine.match import Match
-from engine.records import (
-    MAX_FILE_BYTES,
-    MAX_LINE_BYTES,
-    BadRecord,
-    GameRecord,
-    Player,
-    append_record,
-    model_sha256,
-    read_records,
-    records_path,
-    rotated_path,
-)
+from engine.records import (MAX_FILE_BYTES, MAX_LINE_BYTES, BadRecord, GameRecord, Player, append_record,
+                            model_sha256, read_records, records_path, rotated_path)
 
 ROOT = Path(__file__).resolve().parents[1]
 YOU = Player("You", None, None)

@@ -6,14 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from litert_helpers import run_cli
 
-from assets import (
-    OFFICIAL_APP_DIR,
-    OFFICIAL_APP_MODEL,
-    OFFICIAL_APP_MODEL_SHA256,
-    OFFICIAL_APP_TF_AGENTS_MODEL,
-)
+from assets import OFFICIAL_APP_DIR, OFFICIAL_APP_MODEL, OFFICIAL_APP_MODEL_SHA256, OFFICIAL_APP_TF_AGENTS_MODEL
+from litert_helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,15 +10,7 @@ from assets import BUNDLED_CHECKPOINT
 from engine.rules import CELL_COUNT
 from training.checkpoint import load_policy
 from training.config import TrainConfig
-from training.learner import (
-    BACKWARD_MOVES,
-    advantages,
-    exploring_deviations,
-    init_train_state,
-    move_objective,
-    policy_gradient,
-    rollout,
-)
+from training.learner import BACKWARD_MOVES, advantages, exploring_deviations, init_train_state, move_objective, policy_gradient, rollout
 from training.model import ModelConfig
 
 

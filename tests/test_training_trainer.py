@@ -9,18 +9,8 @@ import pytest
 
 from training.checkpoint import BEST_NAME, CheckpointError, load_checkpoint
 from training.config import TrainConfig
-from training.learner import (
-    TRAINER_COMPILER_OPTIONS,
-    init_train_state,
-    supported_compiler_options,
-)
-from training.loop import (
-    LoopOptions,
-    compiled_chunk,
-    exact_mean_length,
-    resume_config,
-    train,
-)
+from training.learner import TRAINER_COMPILER_OPTIONS, init_train_state, supported_compiler_options
+from training.loop import LoopOptions, compiled_chunk, exact_mean_length, resume_config, train
 from training.model import ModelConfig
 
 # Small and fast: a few updates of 32 games each; chunks of about one update so the runs cross many boundaries.

@@ -8,12 +8,7 @@ from assets import BUNDLED_CHECKPOINT
 from engine.rules import PLACEMENTS
 from training.checkpoint import load_checkpoint, load_policy
 from training.config import TrainConfig
-from training.learner import (
-    init_train_state,
-    masked_logits,
-    random_play_boards,
-    untried_log_mass,
-)
+from training.learner import init_train_state, masked_logits, random_play_boards, untried_log_mass
 from training.loop import LoopOptions, compiled_chunk, resume_config, train
 from training.parity import ParityConfig, game_boards
 

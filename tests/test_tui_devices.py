@@ -13,15 +13,15 @@ import threading
 import time
 
 import pytest
-from device_helpers import REFERENCE_MODEL, free_port, phone_in_thread, trust
 from textual.app import App
 from textual.widgets import Input, ProgressBar, Static
-from tui_helpers import wait_until
 
 from devicelink import known_devices, layout
 from devicelink.session import DeviceSession, SessionConfig
+from device_helpers import REFERENCE_MODEL, free_port, phone_in_thread, trust
 from planestrike_tui import device_address
 from planestrike_tui.screens.devices import DeviceChoice, DevicesScreen
+from tui_helpers import wait_until
 
 pytestmark = pytest.mark.asyncio
 

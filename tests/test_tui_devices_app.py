@@ -4,11 +4,11 @@ against the real virtual phone."""
 from __future__ import annotations
 
 import pytest
-from device_helpers import REFERENCE_MODEL, make_key, phone_in_thread, trust
-from tui_helpers import make_app, wait_for_agents, wait_until
 
+from device_helpers import REFERENCE_MODEL, make_key, phone_in_thread, trust
 from planestrike_tui.roster import SlotState
 from planestrike_tui.screens.devices import DevicesScreen
+from tui_helpers import make_app, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tui_helpers import make_app, panel_of, slot_of, wait_for_agents, wait_until
 
 from engine import HunterAgent, Outcome, play_games
 from engine.rules import BOARD_SIZE, PLACEMENTS, PLANE_SIZE, cell_name
@@ -13,6 +12,7 @@ from planestrike_tui import placement_editor
 from planestrike_tui.roster import SlotState
 from planestrike_tui.widgets.agent_panel import AgentPanel
 from planestrike_tui.widgets.board import LABEL_WIDTH, BoardWidget
+from tui_helpers import make_app, panel_of, slot_of, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 

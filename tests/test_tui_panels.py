@@ -9,16 +9,12 @@ import re
 import numpy as np
 import pytest
 from textual.content import Content
-from tui_helpers import make_app, wait_for_agents, wait_until
 
 from engine.rules import UNTRIED
 from planestrike_tui.roster import MAX_PANELS, SlotState
-from planestrike_tui.screens.agent_dialog import (
-    AgentDialog,
-    PanelChoiceDialog,
-    spec_from_text,
-)
+from planestrike_tui.screens.agent_dialog import AgentDialog, PanelChoiceDialog, spec_from_text
 from planestrike_tui.widgets.agent_panel import AgentPanel
+from tui_helpers import make_app, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -114,7 +110,6 @@ async def test_the_strip_compares_every_panel_with_the_reference_over_the_game()
 
 async def test_a_model_from_another_checkpoint_is_reported_as_a_different_model(tmp_path):
     from litert_helpers import fresh_checkpoint
-
     from training.convert import ConvertConfig, convert_checkpoint
 
     out = tmp_path / "fresh.tflite"

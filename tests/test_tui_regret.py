@@ -8,10 +8,10 @@ import threading
 
 import numpy as np
 import pytest
-from tui_helpers import make_app, panel_of, slot_of, wait_for_agents, wait_until
 
 from engine import agents as engine_agents
 from engine.solver import optimal_cells, regret, solve
+from tui_helpers import make_app, panel_of, slot_of, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from litert_helpers import assert_one_line_error, run_cli
-from tui_helpers import svg_text, wait_until
 
 from engine.agents import HunterAgent, OptimalAgent
 from engine.match import Match
 from engine.records import GameRecord, Player, append_record, read_records, records_path
 from engine.solver import regret
+from litert_helpers import assert_one_line_error, run_cli
 from planestrike_tui.roster import SlotState
 from planestrike_tui.screens.replay import replay_app
+from tui_helpers import svg_text, wait_until
 
 PANELS = ("hunter", "optimal")
 YOU, HUNTER, OPTIMAL = Player("You", None, None), Player("Hunter", "hunter", None), Player("Optimal", "optimal", None)

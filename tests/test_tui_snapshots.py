@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import REFERENCE_MODELS, lose_row_by_row, wait_for_agents, wait_until
 
 from planestrike_tui import roster
+from planestrike_tui.widgets import comparison_strip
 from planestrike_tui.app import PlanestrikeApp
 from planestrike_tui.roster import RosterConfig
 from planestrike_tui.screens import training
-from planestrike_tui.widgets import comparison_strip
+from tui_helpers import REFERENCE_MODELS, lose_row_by_row, wait_for_agents, wait_until
 
 SIZES = {"80x24": (80, 24), "140x45": (140, 45)}
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tui_helpers import lose_row_by_row, make_app, wait_for_agents, wait_until
 
 from engine.match import Match, Outcome
 from engine.records import read_records
 from engine.solver import regret
 from planestrike_tui.screens.help import HelpScreen
+from tui_helpers import lose_row_by_row, make_app, wait_for_agents, wait_until
 
 pytestmark = pytest.mark.asyncio
 

@@ -20,13 +20,7 @@ from tui_helpers import make_app, wait_for_agents, wait_until
 from planestrike_tui import training_chart
 from planestrike_tui.screens import training
 from planestrike_tui.screens.training import TrainingScreen, TrainRequest
-from planestrike_tui.training_chart import (
-    HUNTER_MEAN,
-    OPTIMAL_MEAN,
-    format_games,
-    format_strikes,
-    ticks,
-)
+from planestrike_tui.training_chart import HUNTER_MEAN, OPTIMAL_MEAN, format_games, format_strikes, ticks
 
 RECORDING = Path(__file__).with_name("recordings") / "train_seed0_400k.jsonl"
 RECORDED = [json.loads(line) for line in RECORDING.read_text().splitlines()]
